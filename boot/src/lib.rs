@@ -1,0 +1,2 @@
+//! Boot code (being written).
+#![no_std]

@@ -1,0 +1,2 @@
+//! virtio-pci transport and virtio-net driver. Not written yet.
+#![no_std]

@@ -1,0 +1,1 @@
+//! Host-side QEMU harness (being written).
