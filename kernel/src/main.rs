@@ -1,2 +1,148 @@
+//! The Damselfly kernel: glues the library crates to the hardware.
+//!
+//! - [`arch`]: CPU and chipset (serial, GDT/IDT/traps, APICs, time, QEMU exit), all asm
+//! - [`mem`]: frames, page tables, heap, guarded stacks
+//! - [`bootinfo`], [`acpi`], [`pci`]: what the machine is
+//! - [`console`]: the serial shell; [`log`]: kernel output
+//! - [`ktest`], [`crash`]: the in-kernel test runner and deliberate faults
 #![no_std]
 #![no_main]
+
+extern crate alloc;
+
+mod acpi;
+mod arch;
+mod bootinfo;
+mod console;
+mod crash;
+mod ktest;
+mod log;
+mod mem;
+mod pci;
+mod phys;
+mod state;
+
+use arch::gdt::CpuTables;
+
+static BSP_TABLES: spin::Once<&'static CpuTables> = spin::Once::new();
+
+/// This CPU's descriptor tables (BSP only until SMP bring-up).
+pub fn state_cpu_tables() -> &'static CpuTables {
+    BSP_TABLES.get().expect("GDT is set up during boot")
+}
+
+/// Entered from `boot`'s trampoline in long mode on the boot stack, with `magic`/`info`
+/// as the boot protocol left them in eax/ebx.
+#[no_mangle]
+pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
+    arch::time::mark_boot();
+    log::init();
+    kprintln!("\nDamselfly {} booting", env!("CARGO_PKG_VERSION"));
+
+    // SAFETY: magic/info are what the boot protocol passed; memory is identity-mapped by
+    // the trampoline.
+    let bi = match unsafe { bootinfo::BootInfo::parse(magic, info) } {
+        Ok(b) => b,
+        Err(e) => panic!("bad boot information: {e:?}"),
+    };
+    let bi = state::set_boot_info(bi);
+    mem::frames::init(bi);
+    let usable = bi.usable_bytes();
+    mem::heap::init(((usable / 8) as usize).clamp(4 << 20, 64 << 20));
+    let max_phys = bi.regions().iter().map(|r| r.start + r.len).max().unwrap_or(0);
+    let guard = mem::paging::init(max_phys);
+    mem::register_guard(guard, "boot stack");
+    ::log::info!(
+        "boot: {:?}, {} MiB usable in {} regions, cmdline '{}'",
+        bi.protocol,
+        usable >> 20,
+        bi.regions().len(),
+        bi.cmdline()
+    );
+
+    let tables = arch::gdt::init_cpu();
+    BSP_TABLES.call_once(|| tables);
+    arch::trap::init_cpu(tables.code.0);
+
+    let platform = match acpi::init(bi.rsdp) {
+        Ok(p) => p,
+        Err(e) => panic!("ACPI tables not usable: {e:?}"),
+    };
+    let platform = state::set_platform(platform);
+    arch::apic::init_cpu(true);
+    for io in &platform.ioapics {
+        io.mask_all();
+    }
+    console::init();
+    let com1 = platform.isa_irq(4);
+    if let Some((io, pin)) = platform.ioapic_for(com1.gsi) {
+        io.route(pin, console::SERIAL_VECTOR, arch::apic::id(), com1.level, com1.active_low);
+    }
+    arch::time::init();
+    x86_64::instructions::interrupts::enable();
+    let (mode, _) = arch::apic::describe();
+    ::log::info!(
+        "cpu: {mode} id {}, TSC {} MHz, LAPIC timer {} kHz; ACPI: {} CPUs, {} I/O APIC, HPET {}, {} ECAM",
+        arch::apic::id(),
+        arch::time::tsc_hz() / 1_000_000,
+        arch::time::lapic_hz() / 1000,
+        platform.cpus.len(),
+        platform.ioapics.len(),
+        if platform.hpet.is_some() { "yes" } else { "no" },
+        platform.ecam.len()
+    );
+
+    let cfg = match platform.ecam.first() {
+        Some(e) => {
+            pci::map_ecam(e);
+            pci::ConfigAccess::Ecam(*e)
+        }
+        None => pci::ConfigAccess::Port,
+    };
+    let devs = state::set_pci_devices(pci::enumerate(&cfg));
+    kprint!("{}", pci::lspci(devs, false));
+
+    if let Some(kind) = bi.arg("crash") {
+        match crash::Kind::parse(kind) {
+            Some(k) => crash::crash(k),
+            None => panic!("crash={kind}: expected one of {}", crash::Kind::NAMES),
+        }
+    }
+    if let Some(filter) = bi.arg("test") {
+        ktest::run(filter);
+    }
+
+    let boot_ms = arch::time::now_ns() / 1_000_000;
+    kprintln!(
+        "damselfly: ready cpus={} online=1 boot_ms={boot_ms}",
+        platform.enabled_cpus()
+    );
+    console::run()
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    use core::fmt::Write;
+    x86_64::instructions::interrupts::disable();
+    let mut s = log::emergency_writer();
+    let _ = writeln!(s, "\nKERNEL PANIC: {}", info.message());
+    if let Some(l) = info.location() {
+        let _ = writeln!(s, "  at {}:{}:{}", l.file(), l.line(), l.column());
+    }
+    let _ = writeln!(s, "damselfly: panic, failing the run");
+    arch::qemu::exit(arch::qemu::ExitCode::Fail)
+}
+
+/// The host-triple build's precompiled `core` names the unwinding personality even with
+/// panic=abort; nothing ever unwinds here.
+#[cfg(target_os = "linux")]
+#[no_mangle]
+pub extern "C" fn rust_eh_personality() {}
+
+/// Referenced by the host triple's precompiled `alloc` landing pads; with panic=abort no
+/// landing pad ever runs.
+#[cfg(target_os = "linux")]
+#[no_mangle]
+pub extern "C" fn _Unwind_Resume() -> ! {
+    panic!("_Unwind_Resume called in a panic=abort kernel")
+}

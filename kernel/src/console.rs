@@ -1,0 +1,157 @@
+//! The serial console shell.
+//!
+//! The UART interrupt only moves received bytes into a queue; the shell runs in the main
+//! loop (never in the interrupt), reads lines and runs commands. Commands write to any
+//! `fmt::Write`, so the management port can serve the same commands later.
+
+use crate::arch::{self, serial::Serial};
+use crate::{kprint, mem, state};
+use alloc::string::String;
+use core::fmt::Write;
+use crossbeam_queue::ArrayQueue;
+
+/// Received bytes, from the UART interrupt to the shell.
+static INPUT: spin::Once<ArrayQueue<u8>> = spin::Once::new();
+
+/// Vector for the COM1 interrupt.
+pub const SERIAL_VECTOR: u8 = 0x24;
+
+pub fn init() {
+    INPUT.call_once(|| ArrayQueue::new(4096));
+    arch::trap::register(SERIAL_VECTOR, |_| {
+        let s = Serial::com1();
+        let q = INPUT.get().expect("queue before the IRQ is routed");
+        while let Some(b) = s.try_read() {
+            // A full queue drops input; the user sees the missing echo and retypes.
+            let _ = q.push(b);
+        }
+    });
+}
+
+/// Runs the shell forever: drain input, run complete lines, halt until the next interrupt.
+pub fn run() -> ! {
+    let q = INPUT.get().expect("console::init");
+    let mut line = String::new();
+    prompt();
+    loop {
+        x86_64::instructions::interrupts::disable();
+        let Some(b) = q.pop() else {
+            // Atomically enable interrupts and halt: a byte arriving in between still
+            // wakes us.
+            x86_64::instructions::interrupts::enable_and_hlt();
+            continue;
+        };
+        x86_64::instructions::interrupts::enable();
+        match b {
+            b'\r' | b'\n' => {
+                kprint!("\n");
+                let mut out = String::new();
+                execute(line.trim(), &mut out);
+                kprint!("{out}");
+                line.clear();
+                prompt();
+            }
+            0x7f | 0x08 => {
+                if line.pop().is_some() {
+                    kprint!("\x08 \x08");
+                }
+            }
+            0x20..=0x7e => {
+                line.push(b as char);
+                kprint!("{}", b as char);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn prompt() {
+    kprint!("damselfly# ");
+}
+
+const HELP: &str = "\
+commands:
+  help                 this list
+  version              kernel version and build target
+  uptime               time since boot
+  meminfo              physical memory and heap
+  cpus                 CPUs from the ACPI MADT
+  lspci [-v]           PCI devices (-v: BARs and capabilities)
+  acpi                 ACPI tables found
+  cmdline              the kernel command line
+  crash KIND           deliberately fault: pagefault, divide, opcode, stack, panic
+  halt | poweroff      stop the machine (QEMU: exit with the pass code)
+";
+
+/// Runs one command line, writing its output to `out`.
+pub fn execute(line: &str, out: &mut dyn Write) {
+    let mut words = line.split_ascii_whitespace();
+    let Some(cmd) = words.next() else { return };
+    let args: alloc::vec::Vec<&str> = words.collect();
+    let _ = match cmd {
+        "help" | "?" => out.write_str(HELP),
+        "version" => writeln!(
+            out,
+            "Damselfly {} ({})",
+            env!("CARGO_PKG_VERSION"),
+            if cfg!(target_os = "none") { "x86_64-unknown-none" } else { "host-triple build" }
+        ),
+        "uptime" => {
+            let ns = arch::time::now_ns();
+            writeln!(out, "up {}.{:03} s, {} timer ticks", ns / 1_000_000_000, (ns / 1_000_000) % 1000, arch::time::ticks())
+        }
+        "meminfo" => {
+            let (total, used) = mem::frames::stats();
+            let (hsize, hused) = mem::heap::stats();
+            writeln!(
+                out,
+                "frames: {} KiB total, {} KiB allocated\nheap: {} KiB, {} KiB used",
+                total * 4,
+                used * 4,
+                hsize / 1024,
+                hused / 1024
+            )
+        }
+        "cpus" => {
+            let p = state::platform();
+            let (mode, ver) = arch::apic::describe();
+            let _ = writeln!(out, "CPU  APIC-ID  STATE    ({mode}, version {ver:#x})");
+            for (i, c) in p.cpus.iter().enumerate() {
+                let st = if c.apic_id == arch::apic::id() {
+                    "online"
+                } else if c.enabled {
+                    "offline"
+                } else {
+                    "disabled"
+                };
+                let _ = writeln!(out, "{i:<4} {:<8} {st}", c.apic_id);
+            }
+            Ok(())
+        }
+        "lspci" => out.write_str(&crate::pci::lspci(state::pci_devices(), args.first() == Some(&"-v"))),
+        "acpi" => {
+            let p = state::platform();
+            let _ = write!(out, "RSDP {:#x}; tables:", p.rsdp);
+            for t in &p.tables {
+                let _ = write!(out, " {}", core::str::from_utf8(t).unwrap_or("????"));
+            }
+            writeln!(
+                out,
+                "\nI/O APICs: {}; HPET: {}; ECAM windows: {}",
+                p.ioapics.len(),
+                p.hpet.map_or("none".into(), |a| alloc::format!("{a:#x}")),
+                p.ecam.len()
+            )
+        }
+        "cmdline" => writeln!(out, "{}", state::boot_info().cmdline()),
+        "crash" => match args.first().and_then(|k| crate::crash::Kind::parse(k)) {
+            Some(k) => crate::crash::crash(k),
+            None => writeln!(out, "crash: expected one of: {}", crate::crash::Kind::NAMES),
+        },
+        "halt" | "poweroff" | "shutdown" => {
+            crate::kprintln!("damselfly: halting");
+            arch::qemu::exit(arch::qemu::ExitCode::Pass)
+        }
+        other => writeln!(out, "{other}: command not found (try 'help')"),
+    };
+}
