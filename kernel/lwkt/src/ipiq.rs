@@ -1,0 +1,434 @@
+//! The inter-CPU message fabric ("IPI queues").
+//!
+//! Each (source, destination) CPU pair has its own bounded lock-free queue
+//! (`crossbeam_queue::ArrayQueue`); only the source CPU pushes and only the destination
+//! pops, so a pair's messages arrive in order and no two CPUs ever contend on a queue
+//! end. Sends are cheap and silent; a sender announces them once per batch with
+//! [`Endpoint::flush`], which rings the [`Doorbell`] (the kernel sends an IPI) only for a
+//! destination that published itself idle and has not been rung yet. A busy destination
+//! finds the messages on its own when it next drains, so at saturation there are no IPIs
+//! at all.
+//!
+//! # Why no wake-up is lost
+//!
+//! The sender does `push` (queue write), `fence(SeqCst)`, then reads the destination's
+//! state word. The destination, in [`Endpoint::idle`], stores `IDLE` into its state word,
+//! `fence(SeqCst)`, then re-reads all its inbound queues and work bits, and halts only if
+//! they are all empty. This is Dekker's pattern: the two fences are totally ordered, so
+//! for each idle attempt either the destination's fence comes after the sender's (and its
+//! re-check sees the message, so it does not halt), or the sender's comes after (and the
+//! sender reads `IDLE`, so it — or another sender that set `DOORBELL` first — rings).
+//! After a ring, any later idle attempt of the destination has its fence after the
+//! sender's, so its re-check sees the message. [`Fabric::post_work`] follows the same
+//! pattern for work bits.
+//!
+//! In the kernel the re-check and the halt must not be separated by an interrupt that
+//! could consume the IPI: [`Halt::disable_interrupts`] is `cli` and [`Halt::halt`] is
+//! `sti; hlt`, which x86 executes without a window in between.
+//!
+//! # Full queues
+//!
+//! [`Endpoint::try_send`] hands a message back when its queue is full; nothing is dropped.
+//! The sender should then [`Endpoint::flush`], drain its own inbound queues (the
+//! destination may itself be blocked sending to us) and retry. A CPU with a blocked send
+//! must not halt: nobody rings it when space frees up, so it relaxes and retries instead.
+
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::CpuId;
+
+/// The CPU-specific wake-up: the kernel sends a fixed-vector IPI to `cpu`, whose handler
+/// only acknowledges it (the point is to leave `hlt`). On the host, a test unparks the
+/// thread that plays `cpu`.
+pub trait Doorbell: Sync {
+    /// Wake `cpu`. Called only after `cpu` published itself idle, at most once per idle
+    /// period across all senders (spurious rings are harmless).
+    fn ring(&self, cpu: CpuId);
+}
+
+/// The CPU-specific way to wait, used by [`Endpoint::idle`].
+pub trait Halt {
+    /// Mask the interrupts that could be consumed between the last check and the halt
+    /// (kernel: `cli`). Default: nothing (host threads use park tokens instead).
+    fn disable_interrupts(&mut self) {}
+    /// Undo [`Halt::disable_interrupts`] when the check found work (kernel: `sti`).
+    fn enable_interrupts(&mut self) {}
+    /// Atomically re-enable interrupts and wait for one (kernel: `sti; hlt`). Returning
+    /// early or spuriously is allowed: the caller re-checks.
+    fn halt(&mut self);
+    /// Pause briefly in a busy-wait loop (kernel: `pause`; host tests: yield the thread).
+    fn relax(&mut self) {
+        core::hint::spin_loop();
+    }
+}
+
+/// Bits of [`CpuShared::state`].
+const IDLE: u32 = 1;
+const DOORBELL: u32 = 2;
+
+/// Aligned to two cache lines so neighbouring CPUs' words never share a line (adjacent-line
+/// prefetch pairs lines on x86).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// The part of a CPU's state that other CPUs touch.
+struct CpuShared {
+    /// `IDLE` while the CPU is in (or about to enter) a halt, plus `DOORBELL` once a sender
+    /// has rung it during this idle period.
+    state: AtomicU32,
+    /// Work bits raised by interrupt handlers (or posted by other CPUs) for this CPU's
+    /// threads; see [`crate::sched::Sched::post_work`].
+    work: AtomicU64,
+    /// Set while an [`Endpoint`] for this CPU exists.
+    claimed: AtomicBool,
+    /// Times this CPU halted.
+    halts: AtomicU64,
+}
+
+/// Counters of one (source, destination) pair, in the source's row: written only by the
+/// source CPU, read by anyone.
+#[derive(Default)]
+struct PairOut {
+    sent: AtomicU64,
+    ipis: AtomicU64,
+}
+
+/// A snapshot of one (source, destination) pair's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PairStats {
+    /// Messages the source queued for the destination (published at each flush).
+    pub sent: u64,
+    /// Messages the destination took off this pair's queue (published at each drain).
+    pub received: u64,
+    /// Doorbells (IPIs) the source rang at the destination.
+    pub ipis: u64,
+}
+
+/// The system-wide message fabric: all pair queues and per-CPU shared words. Created once
+/// at boot (the kernel keeps it in a `static`), then each CPU claims its [`Endpoint`].
+pub struct Fabric<M, D> {
+    ncpus: usize,
+    /// Indexed `dst * ncpus + src`, so a CPU's inbound queues are contiguous.
+    queues: Box<[ArrayQueue<M>]>,
+    cpus: Box<[Padded<CpuShared>]>,
+    /// Indexed `[src][dst]`: each CPU's outbound counters sit on its own lines.
+    out: Box<[Padded<Box<[PairOut]>>]>,
+    /// Indexed `[dst][src]`: written only by `dst`.
+    received: Box<[Padded<Box<[AtomicU64]>>]>,
+    doorbell: D,
+}
+
+impl<M, D: Doorbell> Fabric<M, D> {
+    /// A fabric for `ncpus` CPUs whose pair queues each hold `capacity` messages.
+    ///
+    /// # Panics
+    /// If `ncpus` is 0 or above `u16::MAX`, or `capacity` is 0.
+    pub fn new(ncpus: usize, capacity: usize, doorbell: D) -> Self {
+        assert!(
+            ncpus > 0 && ncpus <= usize::from(u16::MAX),
+            "bad CPU count {ncpus}"
+        );
+        assert!(capacity > 0, "queue capacity must be positive");
+        let queues = (0..ncpus * ncpus)
+            .map(|_| ArrayQueue::new(capacity))
+            .collect();
+        let cpus = (0..ncpus)
+            .map(|_| {
+                Padded(CpuShared {
+                    state: AtomicU32::new(0),
+                    work: AtomicU64::new(0),
+                    claimed: AtomicBool::new(false),
+                    halts: AtomicU64::new(0),
+                })
+            })
+            .collect();
+        let out = (0..ncpus)
+            .map(|_| Padded((0..ncpus).map(|_| PairOut::default()).collect()))
+            .collect();
+        let received = (0..ncpus)
+            .map(|_| Padded((0..ncpus).map(|_| AtomicU64::new(0)).collect()))
+            .collect();
+        Fabric {
+            ncpus,
+            queues,
+            cpus,
+            out,
+            received,
+            doorbell,
+        }
+    }
+
+    /// Number of CPUs.
+    pub fn ncpus(&self) -> usize {
+        self.ncpus
+    }
+
+    /// The doorbell this fabric rings.
+    pub fn doorbell(&self) -> &D {
+        &self.doorbell
+    }
+
+    /// Claim `cpu`'s endpoint; `None` if it is already claimed (each CPU has exactly one,
+    /// which is what keeps every pair queue single-producer, single-consumer and FIFO).
+    pub fn endpoint(&self, cpu: CpuId) -> Option<Endpoint<'_, M, D>> {
+        let shared = &self.cpus.get(cpu.index())?.0;
+        if shared.claimed.swap(true, Ordering::Acquire) {
+            return None;
+        }
+        Some(Endpoint {
+            fabric: self,
+            cpu,
+            dirty: Vec::new(),
+            is_dirty: (0..self.ncpus).map(|_| false).collect(),
+            sent: (0..self.ncpus).map(|_| 0).collect(),
+            ipis: (0..self.ncpus).map(|_| 0).collect(),
+            received: (0..self.ncpus).map(|_| 0).collect(),
+            next_src: 0,
+        })
+    }
+
+    /// For an interrupt handler running on `cpu` itself: mark `bits` of work pending and
+    /// return. No IPI is needed: the interrupt already woke the CPU if it was halted, and
+    /// the idle re-check runs with interrupts masked.
+    pub fn raise_local(&self, cpu: CpuId, bits: u64) {
+        self.cpus[cpu.index()]
+            .0
+            .work
+            .fetch_or(bits, Ordering::Release);
+    }
+
+    /// From another CPU (or a host thread emulating a device): mark `bits` of work pending
+    /// on `cpu` and ring it if it is idle. Returns whether it rang.
+    pub fn post_work(&self, cpu: CpuId, bits: u64) -> bool {
+        let shared = &self.cpus[cpu.index()].0;
+        shared.work.fetch_or(bits, Ordering::Release);
+        fence(Ordering::SeqCst);
+        self.ring_if_idle(cpu)
+    }
+
+    /// Ring `cpu` if it is idle and not yet rung in this idle period.
+    fn ring_if_idle(&self, cpu: CpuId) -> bool {
+        let state = &self.cpus[cpu.index()].0.state;
+        if state.load(Ordering::Relaxed) == IDLE
+            && state
+                .compare_exchange(IDLE, IDLE | DOORBELL, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.doorbell.ring(cpu);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Counters of the (src, dst) pair.
+    pub fn pair_stats(&self, src: CpuId, dst: CpuId) -> PairStats {
+        let out = &self.out[src.index()].0[dst.index()];
+        PairStats {
+            sent: out.sent.load(Ordering::Relaxed),
+            received: self.received[dst.index()].0[src.index()].load(Ordering::Relaxed),
+            ipis: out.ipis.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Sum of all pairs' counters.
+    pub fn total_stats(&self) -> PairStats {
+        let mut total = PairStats::default();
+        for src in 0..self.ncpus {
+            for dst in 0..self.ncpus {
+                let s = self.pair_stats(cpu_id(src), cpu_id(dst));
+                total.sent += s.sent;
+                total.received += s.received;
+                total.ipis += s.ipis;
+            }
+        }
+        total
+    }
+
+    /// How many times `cpu` halted in [`Endpoint::idle`].
+    pub fn halts(&self, cpu: CpuId) -> u64 {
+        self.cpus[cpu.index()].0.halts.load(Ordering::Relaxed)
+    }
+
+    fn queue(&self, src: usize, dst: usize) -> &ArrayQueue<M> {
+        &self.queues[dst * self.ncpus + src]
+    }
+}
+
+fn cpu_id(index: usize) -> CpuId {
+    // `Fabric::new` bounds ncpus by u16::MAX, so every index fits.
+    CpuId(u16::try_from(index).unwrap_or(u16::MAX))
+}
+
+/// One CPU's handle on the fabric: it sends from this CPU and receives for it. Owned by
+/// the CPU (not shared), so its bookkeeping needs no atomics.
+pub struct Endpoint<'f, M, D> {
+    fabric: &'f Fabric<M, D>,
+    cpu: CpuId,
+    /// Destinations sent to since the last flush.
+    dirty: Vec<u16>,
+    is_dirty: Box<[bool]>,
+    /// Local copies of this CPU's counters, published at flush/drain.
+    sent: Box<[u64]>,
+    ipis: Box<[u64]>,
+    received: Box<[u64]>,
+    /// Where the next drain starts, so no source is favoured.
+    next_src: usize,
+}
+
+impl<M, D> Drop for Endpoint<'_, M, D> {
+    fn drop(&mut self) {
+        self.fabric.cpus[self.cpu.index()]
+            .0
+            .claimed
+            .store(false, Ordering::Release);
+    }
+}
+
+impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
+    /// This endpoint's CPU.
+    pub fn cpu(&self) -> CpuId {
+        self.cpu
+    }
+
+    /// Number of CPUs in the fabric.
+    pub fn ncpus(&self) -> usize {
+        self.fabric.ncpus
+    }
+
+    /// The fabric this endpoint belongs to.
+    pub fn fabric(&self) -> &'f Fabric<M, D> {
+        self.fabric
+    }
+
+    /// Queue `msg` for `dst` without announcing it; returns it if the pair's queue is full.
+    /// Call [`Endpoint::flush`] at the end of the batch.
+    ///
+    /// # Panics
+    /// If `dst` is not a CPU of this fabric.
+    pub fn try_send(&mut self, dst: CpuId, msg: M) -> Result<(), M> {
+        let d = dst.index();
+        self.fabric.queue(self.cpu.index(), d).push(msg)?;
+        self.sent[d] += 1;
+        if !self.is_dirty[d] {
+            self.is_dirty[d] = true;
+            self.dirty.push(dst.0);
+        }
+        Ok(())
+    }
+
+    /// End a batch: ring each destination sent to since the last flush if it is idle
+    /// (at most one IPI per destination per batch), and publish the send counters.
+    pub fn flush(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        // Orders the pushes above before the state reads below; pairs with the fence in
+        // `idle` (see the module documentation).
+        fence(Ordering::SeqCst);
+        let row = &self.fabric.out[self.cpu.index()].0;
+        for dst in self.dirty.drain(..) {
+            let d = usize::from(dst);
+            self.is_dirty[d] = false;
+            if self.fabric.ring_if_idle(CpuId(dst)) {
+                self.ipis[d] += 1;
+                row[d].ipis.store(self.ipis[d], Ordering::Relaxed);
+            }
+            row[d].sent.store(self.sent[d], Ordering::Relaxed);
+        }
+    }
+
+    /// Take up to `budget` messages from this CPU's inbound queues, visiting sources round
+    /// robin and emptying each before moving on, and hand each to `deliver` with its source.
+    /// Returns how many were taken.
+    pub fn drain(&mut self, budget: usize, mut deliver: impl FnMut(CpuId, M)) -> usize {
+        let n = self.fabric.ncpus;
+        let me = self.cpu.index();
+        let mut taken = 0;
+        let start = self.next_src;
+        for i in 0..n {
+            let src = (start + i) % n;
+            let queue = self.fabric.queue(src, me);
+            let before = taken;
+            while taken < budget {
+                match queue.pop() {
+                    Some(msg) => {
+                        taken += 1;
+                        deliver(cpu_id(src), msg);
+                    }
+                    None => break,
+                }
+            }
+            if taken > before {
+                self.received[src] += (taken - before) as u64;
+                self.fabric.received[me].0[src].store(self.received[src], Ordering::Relaxed);
+            }
+            if taken == budget {
+                // Resume here next time, so a busy source cannot starve the others.
+                self.next_src = src;
+                return taken;
+            }
+        }
+        self.next_src = (start + 1) % n;
+        taken
+    }
+
+    /// Take one message, if any (a convenience over [`Endpoint::drain`]).
+    pub fn recv(&mut self) -> Option<(CpuId, M)> {
+        let mut got = None;
+        self.drain(1, |src, msg| got = Some((src, msg)));
+        got
+    }
+
+    /// Whether anything is waiting for this CPU: an inbound message or a work bit.
+    pub fn has_work(&self) -> bool {
+        let shared = &self.fabric.cpus[self.cpu.index()].0;
+        shared.work.load(Ordering::Relaxed) != 0 || self.has_inbound()
+    }
+
+    /// Whether any inbound queue is non-empty.
+    pub fn has_inbound(&self) -> bool {
+        let me = self.cpu.index();
+        (0..self.fabric.ncpus).any(|src| !self.fabric.queue(src, me).is_empty())
+    }
+
+    /// Take (and clear) this CPU's pending work bits.
+    pub fn take_work(&self) -> u64 {
+        let work = &self.fabric.cpus[self.cpu.index()].0.work;
+        if work.load(Ordering::Relaxed) == 0 {
+            0
+        } else {
+            work.swap(0, Ordering::Acquire)
+        }
+    }
+
+    /// The idle protocol: flush, publish "idle", re-check for work, and halt only if there
+    /// is none. Returns whether it halted. The caller then drains and runs threads as usual
+    /// (a return does not promise work: wake-ups may be spurious).
+    ///
+    /// Must not be called while a send is blocked on a full queue (see the module docs).
+    pub fn idle(&mut self, halt: &mut impl Halt) -> bool {
+        self.flush();
+        let shared = &self.fabric.cpus[self.cpu.index()].0;
+        halt.disable_interrupts();
+        shared.state.store(IDLE, Ordering::Relaxed);
+        // Orders the store above before the re-check below; pairs with the fence in
+        // `flush` and `Fabric::post_work` (see the module documentation).
+        fence(Ordering::SeqCst);
+        if self.has_work() {
+            shared.state.store(0, Ordering::Relaxed);
+            halt.enable_interrupts();
+            return false;
+        }
+        shared.halts.fetch_add(1, Ordering::Relaxed);
+        halt.halt();
+        // Busy again: senders stop ringing. A doorbell already in flight only makes a later
+        // halt return early, which the caller tolerates.
+        shared.state.store(0, Ordering::Relaxed);
+        true
+    }
+}
