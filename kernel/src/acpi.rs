@@ -64,12 +64,16 @@ pub struct Platform {
 impl Platform {
     /// The GSI and polarity of ISA `irq`.
     pub fn isa_irq(&self, irq: u8) -> IsaOverride {
-        self.overrides.iter().find(|o| o.irq == irq).copied().unwrap_or(IsaOverride {
-            irq,
-            gsi: irq as u32,
-            active_low: false,
-            level: false,
-        })
+        self.overrides
+            .iter()
+            .find(|o| o.irq == irq)
+            .copied()
+            .unwrap_or(IsaOverride {
+                irq,
+                gsi: irq as u32,
+                active_low: false,
+                level: false,
+            })
     }
 
     /// The I/O APIC serving `gsi`, and the pin on it.
@@ -92,6 +96,14 @@ pub enum Error {
     Acpi(acpi::AcpiError),
 }
 
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Acpi(e) => write!(f, "acpi: {e:?}"),
+        }
+    }
+}
+
 /// Reads the tables starting at `rsdp` (from the boot loader) or found by scanning the
 /// BIOS area.
 pub fn init(rsdp: Option<u64>) -> Result<Platform, Error> {
@@ -104,7 +116,10 @@ pub fn init(rsdp: Option<u64>) -> Result<Platform, Error> {
         }
     }
     .map_err(Error::Acpi)?;
-    let mut p = Platform { rsdp: rsdp.unwrap_or(0), ..Default::default() };
+    let mut p = Platform {
+        rsdp: rsdp.unwrap_or(0),
+        ..Default::default()
+    };
     for h in tables.headers() {
         let mut sig = [0u8; 4];
         sig.copy_from_slice(&h.signature.as_str().as_bytes()[..4]);

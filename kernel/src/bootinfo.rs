@@ -58,6 +58,21 @@ pub enum BootInfoError {
     NoMemoryMap,
 }
 
+impl core::fmt::Display for BootInfoError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            BootInfoError::BadPvhMagic(m) => {
+                write!(
+                    f,
+                    "not multiboot2, and hvm_start_info magic is {m:#x}, not {:#x}",
+                    boot::PVH_START_MAGIC
+                )
+            }
+            BootInfoError::NoMemoryMap => f.write_str("the loader gave no memory map"),
+        }
+    }
+}
+
 impl BootInfo {
     fn empty(protocol: Protocol) -> Self {
         BootInfo {
@@ -96,7 +111,7 @@ impl BootInfo {
     /// `base` is the `hvm_start_info` of a PVH boot, identity-mapped.
     unsafe fn parse_pvh(base: u64) -> Result<Self, BootInfoError> {
         let mut bi = Self::empty(Protocol::Pvh);
-        // SAFETY (all reads below): the PVH ABI guarantees the start_info layout at `base`
+        // SAFETY: (all reads below) the PVH ABI guarantees the start_info layout at `base`
         // (version 1: 56 bytes) and the tables it points to.
         unsafe {
             let magic = phys::read::<u32>(base);
@@ -124,8 +139,11 @@ impl BootInfo {
                 let n = phys::read::<u32>(base + 48);
                 for i in 0..n as u64 {
                     let e = map + i * 24;
-                    let (start, len, ty) =
-                        (phys::read::<u64>(e), phys::read::<u64>(e + 8), phys::read::<u32>(e + 16));
+                    let (start, len, ty) = (
+                        phys::read::<u64>(e),
+                        phys::read::<u64>(e + 8),
+                        phys::read::<u32>(e + 16),
+                    );
                     bi.push_region(start, len, ty == 1);
                 }
             }
@@ -137,7 +155,7 @@ impl BootInfo {
     /// `base` is a multiboot2 information structure, identity-mapped.
     unsafe fn parse_multiboot2(base: u64) -> Self {
         let mut bi = Self::empty(Protocol::Multiboot2);
-        // SAFETY (all reads below): the multiboot2 specification guarantees a `total_size`
+        // SAFETY: (all reads below) the multiboot2 specification guarantees a `total_size`
         // header followed by 8-byte-aligned tags, each with its type and size, ending with
         // type 0; we never read past `total_size`.
         unsafe {
@@ -171,11 +189,7 @@ impl BootInfo {
                         }
                     }
                     // ACPI 1.0 / 2.0 RSDP: the tag holds a copy of the RSDP itself.
-                    14 | 15 => {
-                        if bi.rsdp.is_none() || ty == 15 {
-                            bi.rsdp = Some(tag + 8);
-                        }
-                    }
+                    14 | 15 if bi.rsdp.is_none() || ty == 15 => bi.rsdp = Some(tag + 8),
                     _ => {}
                 }
                 tag += (size + 7) & !7;
@@ -229,15 +243,21 @@ impl BootInfo {
 
     /// The value of `key=value` on the command line, or `Some("")` for a bare `key`.
     pub fn arg(&self, key: &str) -> Option<&str> {
-        self.cmdline().split_ascii_whitespace().find_map(|w| match w.split_once('=') {
-            Some((k, v)) if k == key => Some(v),
-            None if w == key => Some(""),
-            _ => None,
-        })
+        self.cmdline()
+            .split_ascii_whitespace()
+            .find_map(|w| match w.split_once('=') {
+                Some((k, v)) if k == key => Some(v),
+                None if w == key => Some(""),
+                _ => None,
+            })
     }
 
     /// Total usable RAM in bytes.
     pub fn usable_bytes(&self) -> u64 {
-        self.regions().iter().filter(|r| r.usable).map(|r| r.len).sum()
+        self.regions()
+            .iter()
+            .filter(|r| r.usable)
+            .map(|r| r.len)
+            .sum()
     }
 }

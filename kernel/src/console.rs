@@ -51,11 +51,7 @@ pub fn run() -> ! {
                 line.clear();
                 prompt();
             }
-            0x7f | 0x08 => {
-                if line.pop().is_some() {
-                    kprint!("\x08 \x08");
-                }
-            }
+            0x7f | 0x08 if line.pop().is_some() => kprint!("\x08 \x08"),
             0x20..=0x7e => {
                 line.push(b as char);
                 kprint!("{}", b as char);
@@ -94,11 +90,21 @@ pub fn execute(line: &str, out: &mut dyn Write) {
             out,
             "Damselfly {} ({})",
             env!("CARGO_PKG_VERSION"),
-            if cfg!(target_os = "none") { "x86_64-unknown-none" } else { "host-triple build" }
+            if cfg!(target_os = "none") {
+                "x86_64-unknown-none"
+            } else {
+                "host-triple build"
+            }
         ),
         "uptime" => {
             let ns = arch::time::now_ns();
-            writeln!(out, "up {}.{:03} s, {} timer ticks", ns / 1_000_000_000, (ns / 1_000_000) % 1000, arch::time::ticks())
+            writeln!(
+                out,
+                "up {}.{:03} s, {} timer ticks",
+                ns / 1_000_000_000,
+                (ns / 1_000_000) % 1000,
+                arch::time::ticks()
+            )
         }
         "meminfo" => {
             let (total, used) = mem::frames::stats();
@@ -115,7 +121,10 @@ pub fn execute(line: &str, out: &mut dyn Write) {
         "cpus" => {
             let p = state::platform();
             let (mode, ver) = arch::apic::describe();
-            let _ = writeln!(out, "CPU  APIC-ID  STATE    ({mode}, version {ver:#x})");
+            let _ = writeln!(
+                out,
+                "CPU  APIC-ID  ACPI-UID  STATE    ({mode}, version {ver:#x})"
+            );
             for (i, c) in p.cpus.iter().enumerate() {
                 let st = if c.apic_id == arch::apic::id() {
                     "online"
@@ -124,24 +133,34 @@ pub fn execute(line: &str, out: &mut dyn Write) {
                 } else {
                     "disabled"
                 };
-                let _ = writeln!(out, "{i:<4} {:<8} {st}", c.apic_id);
+                let _ = writeln!(out, "{i:<4} {:<8} {:<9} {st}", c.apic_id, c.processor_uid);
             }
             Ok(())
         }
-        "lspci" => out.write_str(&crate::pci::lspci(state::pci_devices(), args.first() == Some(&"-v"))),
+        "lspci" => out.write_str(&crate::pci::lspci(
+            state::pci_devices(),
+            args.first() == Some(&"-v"),
+        )),
         "acpi" => {
             let p = state::platform();
             let _ = write!(out, "RSDP {:#x}; tables:", p.rsdp);
             for t in &p.tables {
                 let _ = write!(out, " {}", core::str::from_utf8(t).unwrap_or("????"));
             }
-            writeln!(
+            let _ = writeln!(
                 out,
-                "\nI/O APICs: {}; HPET: {}; ECAM windows: {}",
+                "\nI/O APICs: {}; HPET: {}",
                 p.ioapics.len(),
-                p.hpet.map_or("none".into(), |a| alloc::format!("{a:#x}")),
-                p.ecam.len()
-            )
+                p.hpet.map_or("none".into(), |a| alloc::format!("{a:#x}"))
+            );
+            for e in &p.ecam {
+                let _ = writeln!(
+                    out,
+                    "ECAM: segment {} buses {:02x}-{:02x} at {:#x}",
+                    e.segment, e.bus_start, e.bus_end, e.base
+                );
+            }
+            Ok(())
         }
         "cmdline" => writeln!(out, "{}", state::boot_info().cmdline()),
         "crash" => match args.first().and_then(|k| crate::crash::Kind::parse(k)) {

@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use x86_64::structures::paging::PageTableFlags as F;
 
 type TestResult = Result<(), String>;
+type TestFn = fn() -> TestResult;
 
 macro_rules! ensure {
     ($cond:expr, $($arg:tt)*) => {
@@ -20,8 +21,11 @@ macro_rules! ensure {
     };
 }
 
-const TESTS: &[(&str, fn() -> TestResult)] = &[
-    ("frames::contiguous_aligned_zeroed", frames_contiguous_aligned_zeroed),
+const TESTS: &[(&str, TestFn)] = &[
+    (
+        "frames::contiguous_aligned_zeroed",
+        frames_contiguous_aligned_zeroed,
+    ),
     ("heap::large_vec", heap_large_vec),
     ("paging::text_is_rx", paging_text_is_rx),
     ("paging::rodata_is_r_nx", paging_rodata_is_r_nx),
@@ -56,7 +60,10 @@ pub fn run(filter: &str) -> ! {
         kprintln!("\ntest result: ok. {passed} passed; 0 failed");
         arch::qemu::exit(ExitCode::Pass)
     } else {
-        kprintln!("\ntest result: FAILED. {passed} passed; {} failed", failed.len());
+        kprintln!(
+            "\ntest result: FAILED. {passed} passed; {} failed",
+            failed.len()
+        );
         arch::qemu::exit(ExitCode::Fail)
     }
 }
@@ -65,12 +72,20 @@ fn frames_contiguous_aligned_zeroed() -> TestResult {
     let a = mem::frames::alloc_contiguous(16, 16).ok_or("allocation failed")?;
     let b = mem::frames::alloc_contiguous(16, 1).ok_or("allocation failed")?;
     ensure!(a % (16 * 4096) == 0, "{a:#x} not aligned to 64 KiB");
-    ensure!(a + 16 * 4096 <= b || b + 16 * 4096 <= a, "overlapping allocations {a:#x} {b:#x}");
+    ensure!(
+        a + 16 * 4096 <= b || b + 16 * 4096 <= a,
+        "overlapping allocations {a:#x} {b:#x}"
+    );
     // SAFETY: freshly allocated, identity-mapped frames.
-    let zero = unsafe { core::slice::from_raw_parts(a as *const u8, 16 * 4096) }.iter().all(|&x| x == 0);
+    let zero = unsafe { core::slice::from_raw_parts(a as *const u8, 16 * 4096) }
+        .iter()
+        .all(|&x| x == 0);
     ensure!(zero, "frames not zeroed");
     let (ks, ke) = mem::frames::kernel_range();
-    ensure!(a >= ke || a + 16 * 4096 <= ks, "allocation inside the kernel image");
+    ensure!(
+        a >= ke || a + 16 * 4096 <= ks,
+        "allocation inside the kernel image"
+    );
     Ok(())
 }
 
@@ -82,7 +97,9 @@ fn heap_large_vec() -> TestResult {
 }
 
 fn flags_of(va: u64) -> Result<F, String> {
-    paging::translate(va).map(|(_, f)| f).ok_or_else(|| format!("{va:#x} not mapped"))
+    paging::translate(va)
+        .map(|(_, f)| f)
+        .ok_or_else(|| format!("{va:#x} not mapped"))
 }
 
 fn paging_text_is_rx() -> TestResult {
@@ -97,17 +114,26 @@ static mut DATA_PROBE: [u8; 16] = [0; 16];
 
 fn paging_rodata_is_r_nx() -> TestResult {
     let f = flags_of(RODATA_PROBE.as_ptr() as u64)?;
-    ensure!(!f.contains(F::WRITABLE) && f.contains(F::NO_EXECUTE), "rodata flags {f:?}");
+    ensure!(
+        !f.contains(F::WRITABLE) && f.contains(F::NO_EXECUTE),
+        "rodata flags {f:?}"
+    );
     Ok(())
 }
 
 fn paging_data_is_rw_nx() -> TestResult {
     let f = flags_of(&raw const DATA_PROBE as u64)?;
-    ensure!(f.contains(F::WRITABLE) && f.contains(F::NO_EXECUTE), "data flags {f:?}");
+    ensure!(
+        f.contains(F::WRITABLE) && f.contains(F::NO_EXECUTE),
+        "data flags {f:?}"
+    );
     // Heap memory too.
     let b = alloc::boxed::Box::new(5u64);
     let f = flags_of(&*b as *const u64 as u64)?;
-    ensure!(f.contains(F::WRITABLE) && f.contains(F::NO_EXECUTE), "heap flags {f:?}");
+    ensure!(
+        f.contains(F::WRITABLE) && f.contains(F::NO_EXECUTE),
+        "heap flags {f:?}"
+    );
     Ok(())
 }
 
@@ -119,10 +145,17 @@ fn paging_null_unmapped() -> TestResult {
 
 fn paging_stack_guard() -> TestResult {
     let s = mem::alloc_stack(2, "test stack");
-    ensure!(paging::translate(s.guard).is_none(), "guard {:#x} mapped", s.guard);
+    ensure!(
+        paging::translate(s.guard).is_none(),
+        "guard {:#x} mapped",
+        s.guard
+    );
     let f = flags_of(s.guard + 4096)?;
     ensure!(f.contains(F::WRITABLE | F::NO_EXECUTE), "stack flags {f:?}");
-    ensure!(mem::guard_page_owner(s.guard + 8) == Some("test stack"), "guard not registered");
+    ensure!(
+        mem::guard_page_owner(s.guard + 8) == Some("test stack"),
+        "guard not registered"
+    );
     Ok(())
 }
 
@@ -132,9 +165,17 @@ fn ist_stacks_guarded() -> TestResult {
     for (i, top) in ist.iter().take(6).enumerate() {
         let top = top.as_u64();
         ensure!(top != 0, "IST{} not set", i + 1);
-        ensure!(paging::translate(top - 8).is_some(), "IST{} top not mapped", i + 1);
+        ensure!(
+            paging::translate(top - 8).is_some(),
+            "IST{} top not mapped",
+            i + 1
+        );
         let guard = top - 5 * 4096;
-        ensure!(paging::translate(guard).is_none(), "IST{} has no guard page at {guard:#x}", i + 1);
+        ensure!(
+            paging::translate(guard).is_none(),
+            "IST{} has no guard page at {guard:#x}",
+            i + 1
+        );
     }
     Ok(())
 }
@@ -152,7 +193,11 @@ fn lapic_timer_ticks() -> TestResult {
     let start = arch::time::ticks();
     let deadline = arch::time::now_ns() + 3_000_000_000;
     while arch::time::ticks() < start + 5 {
-        ensure!(arch::time::now_ns() < deadline, "timer ticks stuck at {}", arch::time::ticks());
+        ensure!(
+            arch::time::now_ns() < deadline,
+            "timer ticks stuck at {}",
+            arch::time::ticks()
+        );
         x86_64::instructions::interrupts::enable_and_hlt();
     }
     Ok(())
@@ -161,7 +206,11 @@ fn lapic_timer_ticks() -> TestResult {
 fn acpi_madt_has_this_cpu() -> TestResult {
     let p = state::platform();
     let me = arch::apic::id();
-    ensure!(p.cpus.iter().any(|c| c.apic_id == me && c.enabled), "APIC id {me} not in MADT {:?}", p.cpus);
+    ensure!(
+        p.cpus.iter().any(|c| c.apic_id == me && c.enabled),
+        "APIC id {me} not in MADT {:?}",
+        p.cpus
+    );
     Ok(())
 }
 
@@ -175,7 +224,11 @@ fn acpi_ioapic_present() -> TestResult {
 
 fn pci_host_bridge_found() -> TestResult {
     let d = state::pci_devices();
-    ensure!(d.iter().any(|d| d.class == 6 && d.subclass == 0), "no host bridge in {} devices", d.len());
+    ensure!(
+        d.iter().any(|d| d.class == 6 && d.subclass == 0),
+        "no host bridge in {} devices",
+        d.len()
+    );
     Ok(())
 }
 

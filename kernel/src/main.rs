@@ -43,13 +43,18 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     // the trampoline.
     let bi = match unsafe { bootinfo::BootInfo::parse(magic, info) } {
         Ok(b) => b,
-        Err(e) => panic!("bad boot information: {e:?}"),
+        Err(e) => panic!("bad boot information: {e}"),
     };
     let bi = state::set_boot_info(bi);
     mem::frames::init(bi);
     let usable = bi.usable_bytes();
     mem::heap::init(((usable / 8) as usize).clamp(4 << 20, 64 << 20));
-    let max_phys = bi.regions().iter().map(|r| r.start + r.len).max().unwrap_or(0);
+    let max_phys = bi
+        .regions()
+        .iter()
+        .map(|r| r.start + r.len)
+        .max()
+        .unwrap_or(0);
     let guard = mem::paging::init(max_phys);
     mem::register_guard(guard, "boot stack");
     ::log::info!(
@@ -66,7 +71,7 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
 
     let platform = match acpi::init(bi.rsdp) {
         Ok(p) => p,
-        Err(e) => panic!("ACPI tables not usable: {e:?}"),
+        Err(e) => panic!("ACPI tables not usable: {e}"),
     };
     let platform = state::set_platform(platform);
     arch::apic::init_cpu(true);
@@ -76,7 +81,13 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     console::init();
     let com1 = platform.isa_irq(4);
     if let Some((io, pin)) = platform.ioapic_for(com1.gsi) {
-        io.route(pin, console::SERIAL_VECTOR, arch::apic::id(), com1.level, com1.active_low);
+        io.route(
+            pin,
+            console::SERIAL_VECTOR,
+            arch::apic::id(),
+            com1.level,
+            com1.active_low,
+        );
     }
     arch::time::init();
     x86_64::instructions::interrupts::enable();

@@ -100,14 +100,21 @@ fn ecam_addr(e: &Ecam, b: Bdf, off: u16) -> u64 {
 /// A base address register.
 #[derive(Clone, Copy, Debug)]
 pub enum Bar {
-    Memory { addr: u64, size: u64, prefetchable: bool, bits64: bool },
-    Io { port: u16, size: u32 },
+    Memory {
+        addr: u64,
+        size: u64,
+        prefetchable: bool,
+        bits64: bool,
+    },
+    Io {
+        port: u16,
+        size: u32,
+    },
 }
 
 /// MSI-X capability facts.
 #[derive(Clone, Copy, Debug)]
 pub struct MsiX {
-    pub cap: u16,
     pub table_size: u16,
     pub table_bar: u8,
     pub table_offset: u32,
@@ -202,7 +209,6 @@ fn probe(cfg: &ConfigAccess, b: Bdf) -> Device {
                     let t = cfg.read32(b, p + 4);
                     let pba = cfg.read32(b, p + 8);
                     d.msix = Some(MsiX {
-                        cap: p,
                         table_size: (ctl & 0x7ff) + 1,
                         table_bar: (t & 7) as u8,
                         table_offset: t & !7,
@@ -237,7 +243,10 @@ fn read_bars(cfg: &ConfigAccess, d: &mut Device) {
         }
         if orig & 1 == 1 {
             let size = (!(mask & !3)).wrapping_add(1) & 0xffff;
-            d.bars[i] = Some(Bar::Io { port: (orig & !3) as u16, size });
+            d.bars[i] = Some(Bar::Io {
+                port: (orig & !3) as u16,
+                size,
+            });
             i += 1;
         } else {
             let bits64 = (orig >> 1) & 3 == 2;
@@ -254,7 +263,12 @@ fn read_bars(cfg: &ConfigAccess, d: &mut Device) {
             }
             let size = (!mask64).wrapping_add(1);
             if mask & !0xf != 0 {
-                d.bars[i] = Some(Bar::Memory { addr, size, prefetchable: orig & 8 != 0, bits64 });
+                d.bars[i] = Some(Bar::Memory {
+                    addr,
+                    size,
+                    prefetchable: orig & 8 != 0,
+                    bits64,
+                });
             }
             i += if bits64 { 2 } else { 1 };
         }
@@ -298,7 +312,9 @@ pub fn device_name(vendor: u16, device: u16) -> &'static str {
         (0x8086, 0x7113) => "Intel Corporation 82371AB/EB/MB PIIX4 ACPI",
         (0x8086, 0x29c0) => "Intel Corporation 82G33/G31/P35/P31 Express DRAM Controller",
         (0x8086, 0x2918) => "Intel Corporation 82801IB (ICH9) LPC Interface Controller",
-        (0x8086, 0x2922) => "Intel Corporation 82801IR/IO/IH (ICH9R/DO/DH) 6 port SATA Controller [AHCI mode]",
+        (0x8086, 0x2922) => {
+            "Intel Corporation 82801IR/IO/IH (ICH9R/DO/DH) 6 port SATA Controller [AHCI mode]"
+        }
         (0x8086, 0x2930) => "Intel Corporation 82801I (ICH9 Family) SMBus Controller",
         (0x8086, 0x100e) => "Intel Corporation 82540EM Gigabit Ethernet Controller",
         (0x8086, 0x100f) => "Intel Corporation 82545EM Gigabit Ethernet Controller (Copper)",
@@ -330,9 +346,14 @@ fn cap_name(id: u8) -> &'static str {
 pub fn lspci(devs: &[Device], verbose: bool) -> String {
     let mut s = String::new();
     for d in devs {
+        let prog_if = if d.prog_if != 0 {
+            format!(" (prog-if {:02x})", d.prog_if)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "{} {} [{:02x}{:02x}]: {} [{:04x}:{:04x}] (rev {:02x})",
+            "{} {} [{:02x}{:02x}]: {} [{:04x}:{:04x}] (rev {:02x}){prog_if}",
             d.bdf,
             class_name(d.class, d.subclass),
             d.class,
@@ -340,22 +361,36 @@ pub fn lspci(devs: &[Device], verbose: bool) -> String {
             device_name(d.vendor, d.device),
             d.vendor,
             d.device,
-            d.revision
+            d.revision,
         );
         if !verbose {
             continue;
         }
         if d.irq_pin != 0 {
-            let _ = writeln!(s, "\tInterrupt: pin {} routed to IRQ {}", (b'A' + d.irq_pin - 1) as char, d.irq_line);
+            let _ = writeln!(
+                s,
+                "\tInterrupt: pin {} routed to IRQ {}",
+                (b'A' + d.irq_pin - 1) as char,
+                d.irq_line
+            );
         }
         for (i, bar) in d.bars.iter().enumerate() {
             match bar {
-                Some(Bar::Memory { addr, size, prefetchable, bits64 }) => {
+                Some(Bar::Memory {
+                    addr,
+                    size,
+                    prefetchable,
+                    bits64,
+                }) => {
                     let _ = writeln!(
                         s,
                         "\tRegion {i}: Memory at {addr:x} ({}-bit, {}) [size={}]",
                         if *bits64 { 64 } else { 32 },
-                        if *prefetchable { "prefetchable" } else { "non-prefetchable" },
+                        if *prefetchable {
+                            "prefetchable"
+                        } else {
+                            "non-prefetchable"
+                        },
                         human_size(*size)
                     );
                 }

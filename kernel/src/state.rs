@@ -19,7 +19,9 @@ pub fn set_pci_devices(d: Vec<Device>) -> &'static [Device] {
     PCI.call_once(|| d)
 }
 pub fn boot_info() -> &'static BootInfo {
-    BOOT_INFO.get().expect("boot info is set first thing in kmain")
+    BOOT_INFO
+        .get()
+        .expect("boot info is set first thing in kmain")
 }
 pub fn platform() -> &'static Platform {
     PLATFORM.get().expect("ACPI is read during boot")

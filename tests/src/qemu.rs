@@ -92,15 +92,27 @@ impl QemuConfig {
     /// Adds a NIC of QEMU model `model` (e1000, e1000e, virtio-net-pci…) on an isolated
     /// user-mode backend that reaches nothing (`restrict=on`).
     pub fn nic(mut self, model: &str) -> Self {
-        let id = format!("n{}", self.extra.iter().filter(|a| a.starts_with("-netdev")).count());
-        self.extra.extend(["-netdev".into(), format!("user,id={id},restrict=on")]);
-        self.extra.extend(["-device".into(), format!("{model},netdev={id}")]);
+        let id = format!(
+            "n{}",
+            self.extra
+                .iter()
+                .filter(|a| a.starts_with("-netdev"))
+                .count()
+        );
+        self.extra
+            .extend(["-netdev".into(), format!("user,id={id},restrict=on")]);
+        self.extra
+            .extend(["-device".into(), format!("{model},netdev={id}")]);
         self
     }
 
     /// The QEMU arguments, without the program name. Serial goes to stdio.
     pub fn args(&self) -> Vec<String> {
-        let accel = if self.smp > 1 { "tcg,thread=multi" } else { "tcg" };
+        let accel = if self.smp > 1 {
+            "tcg,thread=multi"
+        } else {
+            "tcg"
+        };
         let mut a: Vec<String> = vec![
             "-accel".into(),
             accel.into(),
@@ -117,7 +129,10 @@ impl QemuConfig {
             "-no-reboot".into(),
         ];
         if self.debug_exit {
-            a.extend(["-device".into(), "isa-debug-exit,iobase=0xf4,iosize=0x04".into()]);
+            a.extend([
+                "-device".into(),
+                "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
+            ]);
         }
         let img = artifacts::path(self.build, self.image);
         match self.image {
@@ -189,7 +204,14 @@ impl Qemu {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()?;
-        let out = Arc::new((Mutex::new(Output { buf: Vec::new(), open_streams: 2, closed: false }), Condvar::new()));
+        let out = Arc::new((
+            Mutex::new(Output {
+                buf: Vec::new(),
+                open_streams: 2,
+                closed: false,
+            }),
+            Condvar::new(),
+        ));
         for stream in [
             Box::new(child.stdout.take().expect("piped")) as Box<dyn Read + Send>,
             Box::new(child.stderr.take().expect("piped")),
@@ -198,7 +220,14 @@ impl Qemu {
             std::thread::spawn(move || pump(stream, out));
         }
         let stdin = child.stdin.take();
-        Ok(Qemu { child, stdin, out, cursor: 0, started: Instant::now(), config: cfg })
+        Ok(Qemu {
+            child,
+            stdin,
+            out,
+            cursor: 0,
+            started: Instant::now(),
+            config: cfg,
+        })
     }
 
     /// Waits until a whole line holding `needle` has arrived after the last match; returns
@@ -213,7 +242,12 @@ impl Qemu {
         self.wait_inner(needle, timeout, false)
     }
 
-    fn wait_inner(&mut self, needle: &str, timeout: Duration, whole_line: bool) -> Result<String, String> {
+    fn wait_inner(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+        whole_line: bool,
+    ) -> Result<String, String> {
         let deadline = Instant::now() + timeout;
         let (lock, cv) = &*self.out;
         let mut o = lock.lock().expect("output lock");
@@ -229,7 +263,10 @@ impl Qemu {
                 }
                 let line_done = !whole_line || end < o.buf.len() || o.closed;
                 if !line_done {
-                    o = cv.wait_timeout(o, deadline.saturating_duration_since(Instant::now())).expect("output lock").0;
+                    o = cv
+                        .wait_timeout(o, deadline.saturating_duration_since(Instant::now()))
+                        .expect("output lock")
+                        .0;
                     if Instant::now() < deadline {
                         continue;
                     }
@@ -256,7 +293,9 @@ impl Qemu {
         let wall = self.started.elapsed();
         let line = text.lines().last().unwrap_or("").trim().to_string();
         let field = |k: &str| -> Option<u64> {
-            line.split_whitespace().find_map(|w| w.strip_prefix(k)).and_then(|v| v.parse().ok())
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .and_then(|v| v.parse().ok())
         };
         Ok(Ready {
             cpus: field("cpus=").ok_or_else(|| format!("no cpus= in {line:?}"))? as u32,
@@ -282,7 +321,10 @@ impl Qemu {
         // Skip the echo of the command itself, then collect up to the next prompt.
         self.wait_for(cmd, timeout)?;
         let out = self.wait_for_text(PROMPT, timeout)?;
-        Ok(out.trim_end_matches(PROMPT).trim_matches(['\n', ' ']).to_string())
+        Ok(out
+            .trim_end_matches(PROMPT)
+            .trim_matches(['\n', ' '])
+            .to_string())
     }
 
     /// Waits for QEMU to exit and classifies how; kills it at the deadline.

@@ -5,7 +5,11 @@ use std::process::Command;
 
 /// The function containing `addr` in the ELF at `elf` (demangled), if any.
 pub fn function_at(elf: &Path, addr: u64) -> Option<String> {
-    let out = Command::new("nm").args(["-C", "--defined-only", "-n"]).arg(elf).output().ok()?;
+    let out = Command::new("nm")
+        .args(["-C", "--defined-only", "-n"])
+        .arg(elf)
+        .output()
+        .ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     let mut best: Option<(u64, String)> = None;
     for line in text.lines() {
@@ -16,7 +20,9 @@ pub fn function_at(elf: &Path, addr: u64) -> Option<String> {
         if !matches!(kind, "t" | "T") {
             continue;
         }
-        let Ok(a) = u64::from_str_radix(a, 16) else { continue };
+        let Ok(a) = u64::from_str_radix(a, 16) else {
+            continue;
+        };
         if a <= addr && best.as_ref().is_none_or(|(b, _)| a >= *b) {
             best = Some((a, name.to_string()));
         }

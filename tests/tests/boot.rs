@@ -11,8 +11,16 @@ fn boot_to_ready(build: Build, image: Image, machine: Machine, smp: u32) {
     let mut q = Qemu::boot(cfg).expect("start qemu");
     let ready = q.wait_ready().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ready.cpus, smp, "ready line: {}", ready.line);
-    let out = q.run_command("cpus", Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(out.lines().filter(|l| l.contains("online") || l.contains("offline")).count(), smp as usize, "{out}");
+    let out = q
+        .run_command("cpus", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.contains("online") || l.contains("offline"))
+            .count(),
+        smp as usize,
+        "{out}"
+    );
     q.send("halt");
     let v = q.wait_exit(Duration::from_secs(30));
     assert_eq!(v, Verdict::Pass, "{}", q.transcript());
@@ -50,9 +58,12 @@ matrix! {
 
 /// The in-kernel test suite passes on both builds and both machines.
 fn kernel_suite(build: Build, machine: Machine) {
-    let cfg = QemuConfig::new(build, Image::Kernel).machine(machine).append("test");
+    let cfg = QemuConfig::new(build, Image::Kernel)
+        .machine(machine)
+        .append("test");
     let mut q = Qemu::boot(cfg).expect("start qemu");
-    q.wait_for("test result: ok.", tests::qemu::BOOT_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    q.wait_for("test result: ok.", tests::qemu::BOOT_TIMEOUT)
+        .unwrap_or_else(|e| panic!("{e}"));
     let v = q.wait_exit(Duration::from_secs(30));
     assert_eq!(v, Verdict::Pass, "{}", q.transcript());
     assert!(!q.transcript().contains("FAILED"), "{}", q.transcript());
@@ -90,15 +101,26 @@ fn lspci_lists_nics(machine: Machine) {
     q.wait_ready().unwrap_or_else(|e| panic!("{e}"));
     let boot_listing = q.transcript();
     for id in ["[8086:100e]", "[8086:10d3]", "[8086:100f]"] {
-        assert!(boot_listing.contains(id), "{id} missing from the boot listing:\n{boot_listing}");
+        assert!(
+            boot_listing.contains(id),
+            "{id} missing from the boot listing:\n{boot_listing}"
+        );
     }
     assert!(
         boot_listing.contains("[1af4:1000]") || boot_listing.contains("[1af4:1041]"),
         "virtio-net missing:\n{boot_listing}"
     );
-    assert!(boot_listing.contains("Ethernet controller [0200]: Intel Corporation 82574L"), "{boot_listing}");
-    let v = q.run_command("lspci -v", Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"));
-    assert!(v.contains("Capabilities:") && v.contains("MSI-X"), "lspci -v shows no MSI-X capability:\n{v}");
+    assert!(
+        boot_listing.contains("Ethernet controller [0200]: Intel Corporation 82574L"),
+        "{boot_listing}"
+    );
+    let v = q
+        .run_command("lspci -v", Duration::from_secs(30))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        v.contains("Capabilities:") && v.contains("MSI-X"),
+        "lspci -v shows no MSI-X capability:\n{v}"
+    );
     assert!(v.contains("Region 0: Memory at"), "{v}");
 }
 

@@ -11,13 +11,21 @@ fn crash_run(build: Build, kind: &str) -> String {
     let mut q = Qemu::boot(cfg).expect("start qemu");
     let v = q.wait_exit(tests::qemu::BOOT_TIMEOUT);
     let t = q.transcript();
-    assert_eq!(v, Verdict::Fail, "a deliberate {kind} must fail the run:\n{t}");
+    assert_eq!(
+        v,
+        Verdict::Fail,
+        "a deliberate {kind} must fail the run:\n{t}"
+    );
     t
 }
 
 /// The `at rip 0x…` of an exception report.
 fn reported_rip(t: &str) -> u64 {
-    let w = t.split_whitespace().skip_while(|w| *w != "rip").nth(1).unwrap_or_else(|| panic!("no rip in:\n{t}"));
+    let w = t
+        .split_whitespace()
+        .skip_while(|w| *w != "rip")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no rip in:\n{t}"));
     u64::from_str_radix(w.trim_start_matches("0x"), 16).expect("hex rip")
 }
 
@@ -27,7 +35,10 @@ fn exception(build: Build, kind: &str, name: &str, function: &str) {
     let rip = reported_rip(&t);
     let elf = artifacts::path(build, Image::Kernel);
     let f = symbols::function_at(&elf, rip).unwrap_or_default();
-    assert!(f.contains(function), "rip {rip:#x} is in {f:?}, expected {function}:\n{t}");
+    assert!(
+        f.contains(function),
+        "rip {rip:#x} is in {f:?}, expected {function}:\n{t}"
+    );
 }
 
 #[test]
@@ -35,7 +46,10 @@ fn page_fault_is_reported_and_fails() {
     for b in [Build::BareMetal, Build::HostTriple] {
         exception(b, "pagefault", "page fault", "fault::page_fault");
         let t = crash_run(b, "pagefault");
-        assert!(t.contains("faulting address 0x0000000000000018 (write, not-present page)"), "{t}");
+        assert!(
+            t.contains("faulting address 0x0000000000000018 (write, not-present page)"),
+            "{t}"
+        );
     }
 }
 
@@ -48,7 +62,12 @@ fn divide_error_is_reported_and_fails() {
 
 #[test]
 fn invalid_opcode_is_reported_and_fails() {
-    exception(Build::BareMetal, "opcode", "invalid opcode", "fault::invalid_opcode");
+    exception(
+        Build::BareMetal,
+        "opcode",
+        "invalid opcode",
+        "fault::invalid_opcode",
+    );
 }
 
 #[test]
@@ -56,7 +75,10 @@ fn stack_overflow_hits_guard_page_and_fails() {
     for b in [Build::BareMetal, Build::HostTriple] {
         exception(b, "stack", "page fault", "overflow_stack");
         let t = crash_run(b, "stack");
-        assert!(t.contains("stack overflow:") && t.contains("guard page of the boot stack"), "{t}");
+        assert!(
+            t.contains("stack overflow:") && t.contains("guard page of the boot stack"),
+            "{t}"
+        );
     }
 }
 
@@ -64,7 +86,10 @@ fn stack_overflow_hits_guard_page_and_fails() {
 fn panic_is_reported_with_location_and_fails() {
     for b in [Build::BareMetal, Build::HostTriple] {
         let t = crash_run(b, "panic");
-        assert!(t.contains("KERNEL PANIC: deliberate panic requested"), "{t}");
+        assert!(
+            t.contains("KERNEL PANIC: deliberate panic requested"),
+            "{t}"
+        );
         assert!(t.contains("at kernel/src/crash.rs:"), "{t}");
     }
 }
@@ -74,7 +99,12 @@ fn fault_from_console_command_fails_the_run() {
     let mut q = Qemu::boot(QemuConfig::new(Build::BareMetal, Image::Kernel)).expect("start qemu");
     q.wait_ready().unwrap_or_else(|e| panic!("{e}"));
     q.send("crash pagefault");
-    assert_eq!(q.wait_exit(Duration::from_secs(60)), Verdict::Fail, "{}", q.transcript());
+    assert_eq!(
+        q.wait_exit(Duration::from_secs(60)),
+        Verdict::Fail,
+        "{}",
+        q.transcript()
+    );
 }
 
 #[test]
@@ -87,7 +117,10 @@ fn harness_reports_a_hung_run_as_timeout() {
 
 #[test]
 fn harness_reports_missing_marker_as_error() {
-    let mut q = Qemu::boot(QemuConfig::new(Build::BareMetal, Image::Kernel).append("crash=panic")).expect("start qemu");
-    let e = q.wait_for("damselfly: ready", Duration::from_secs(60)).expect_err("the kernel panics before ready");
+    let mut q = Qemu::boot(QemuConfig::new(Build::BareMetal, Image::Kernel).append("crash=panic"))
+        .expect("start qemu");
+    let e = q
+        .wait_for("damselfly: ready", Duration::from_secs(60))
+        .expect_err("the kernel panics before ready");
     assert!(e.contains("QEMU exited"), "{e}");
 }

@@ -73,13 +73,22 @@ fn main() -> ExitCode {
     let r = match cli.cmd {
         Cmd::Build => setup::ensure(setup::Need::Build).and_then(|_| build_all().map(|_| ())),
         Cmd::Image => setup::ensure(setup::Need::Image).and_then(|_| image_all()),
-        Cmd::Run { machine, smp, memory, host_build, iso, nic, append } => {
-            setup::ensure(setup::Need::Run).and_then(|_| run(&machine, smp, memory, host_build, iso, &nic, &append))
-        }
+        Cmd::Run {
+            machine,
+            smp,
+            memory,
+            host_build,
+            iso,
+            nic,
+            append,
+        } => setup::ensure(setup::Need::Run)
+            .and_then(|_| run(&machine, smp, memory, host_build, iso, &nic, &append)),
         Cmd::Test => setup::ensure(setup::Need::Test).and_then(|_| test_all()),
-        Cmd::Bench { what: BenchCmd::Boot { runs } } => {
-            setup::ensure(setup::Need::Image).and_then(|_| image_all()).and_then(|_| bench_boot(runs))
-        }
+        Cmd::Bench {
+            what: BenchCmd::Boot { runs },
+        } => setup::ensure(setup::Need::Image)
+            .and_then(|_| image_all())
+            .and_then(|_| bench_boot(runs)),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -93,7 +102,10 @@ fn main() -> ExitCode {
 type Result<T> = std::result::Result<T, String>;
 
 pub fn workspace() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("workspace root")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 fn cargo() -> Command {
@@ -131,8 +143,19 @@ fn triple(b: Build) -> &'static str {
 
 /// Builds one kernel and copies it into `target/damselfly`.
 fn build_kernel(b: Build) -> Result<PathBuf> {
-    run_cmd(cargo().args(["build", "-p", "kernel", "--profile", "kernel", "--target", triple(b)]))?;
-    let built = workspace().join("target").join(triple(b)).join("kernel/kernel");
+    run_cmd(cargo().args([
+        "build",
+        "-p",
+        "kernel",
+        "--profile",
+        "kernel",
+        "--target",
+        triple(b),
+    ]))?;
+    let built = workspace()
+        .join("target")
+        .join(triple(b))
+        .join("kernel/kernel");
     let out = artifacts::out_dir();
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let dest = out.join(artifacts::file_name(b, Image::Kernel));
@@ -157,7 +180,10 @@ fn size_kib(p: &Path) -> u64 {
 
 /// Makes a GRUB rescue ISO holding `kernel` and a grub.cfg booting it with multiboot2.
 fn make_iso(kernel: &Path, iso: &Path) -> Result<()> {
-    let dir = artifacts::out_dir().join(format!("iso-root-{}", iso.file_stem().and_then(|s| s.to_str()).unwrap_or("x")));
+    let dir = artifacts::out_dir().join(format!(
+        "iso-root-{}",
+        iso.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("boot/grub")).map_err(|e| e.to_string())?;
     std::fs::copy(kernel, dir.join("boot/kernel.elf")).map_err(|e| e.to_string())?;
@@ -166,7 +192,13 @@ fn make_iso(kernel: &Path, iso: &Path) -> Result<()> {
         "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_input serial console\nterminal_output serial console\n\nmenuentry \"Damselfly\" {\n    multiboot2 /boot/kernel.elf\n    boot\n}\n",
     )
     .map_err(|e| e.to_string())?;
-    run_cmd(Command::new("grub-mkrescue").arg("-o").arg(iso).arg(&dir).stderr(std::process::Stdio::null()))?;
+    run_cmd(
+        Command::new("grub-mkrescue")
+            .arg("-o")
+            .arg(iso)
+            .arg(&dir)
+            .stderr(std::process::Stdio::null()),
+    )?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -175,7 +207,10 @@ fn image_all() -> Result<()> {
     build_all()?;
     for b in [Build::BareMetal, Build::HostTriple] {
         let iso = artifacts::out_dir().join(artifacts::file_name(b, Image::Iso));
-        make_iso(&artifacts::out_dir().join(artifacts::file_name(b, Image::Kernel)), &iso)?;
+        make_iso(
+            &artifacts::out_dir().join(artifacts::file_name(b, Image::Kernel)),
+            &iso,
+        )?;
         eprintln!("built {} ({} KiB)", iso.display(), size_kib(&iso));
     }
     Ok(())
@@ -189,8 +224,20 @@ fn machine(name: &str) -> Result<Machine> {
     }
 }
 
-fn run(mach: &str, smp: u32, memory: u32, host_build: bool, iso: bool, nics: &[String], append: &str) -> Result<()> {
-    let build = if host_build || !setup::has_bare_metal_target() { Build::HostTriple } else { Build::BareMetal };
+fn run(
+    mach: &str,
+    smp: u32,
+    memory: u32,
+    host_build: bool,
+    iso: bool,
+    nics: &[String],
+    append: &str,
+) -> Result<()> {
+    let build = if host_build || !setup::has_bare_metal_target() {
+        Build::HostTriple
+    } else {
+        Build::BareMetal
+    };
     if build == Build::HostTriple && !host_build {
         eprintln!("xtask: x86_64-unknown-none is not installed; booting the host-triple build");
     }
@@ -202,7 +249,9 @@ fn run(mach: &str, smp: u32, memory: u32, host_build: bool, iso: bool, nics: &[S
     } else {
         Image::Kernel
     };
-    let mut cfg = QemuConfig::new(build, image).machine(machine(mach)?).smp(smp);
+    let mut cfg = QemuConfig::new(build, image)
+        .machine(machine(mach)?)
+        .smp(smp);
     cfg.memory_mb = memory;
     cfg.debug_exit = true; // `halt` then ends QEMU
     if !append.is_empty() {
@@ -251,7 +300,14 @@ impl Totals {
             if let Some(rest) = line.strip_prefix("test result: ") {
                 let num = |key: &str| -> u64 {
                     rest.split(';')
-                        .find_map(|p| p.trim().strip_suffix(key).map(|n| n.trim().trim_start_matches("ok. ").trim_start_matches("FAILED. ").to_string()))
+                        .find_map(|p| {
+                            p.trim().strip_suffix(key).map(|n| {
+                                n.trim()
+                                    .trim_start_matches("ok. ")
+                                    .trim_start_matches("FAILED. ")
+                                    .to_string()
+                            })
+                        })
                         .and_then(|n| n.parse().ok())
                         .unwrap_or(0)
                 };
@@ -280,21 +336,63 @@ fn test_all() -> Result<()> {
     t.step("fmt", run_cmd(cargo().args(["fmt", "--all", "--check"])));
     t.step(
         "clippy (host crates)",
-        run_cmd(cargo().args(["clippy", "--workspace", "--all-targets", "--profile", "hosttest", "--", "-D", "warnings"])),
+        run_cmd(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--profile",
+            "hosttest",
+            "--",
+            "-D",
+            "warnings",
+        ])),
     );
     for b in [Build::BareMetal, Build::HostTriple] {
         t.step(
             &format!("clippy (kernel, {})", triple(b)),
-            run_cmd(cargo().args(["clippy", "-p", "kernel", "-p", "boot", "--profile", "kernel", "--target", triple(b), "--", "-D", "warnings"])),
+            run_cmd(cargo().args([
+                "clippy",
+                "-p",
+                "kernel",
+                "-p",
+                "boot",
+                "--profile",
+                "kernel",
+                "--target",
+                triple(b),
+                "--",
+                "-D",
+                "warnings",
+            ])),
         );
     }
     t.cargo_test(
         "host unit tests",
-        cargo().args(["test", "--workspace", "--exclude", "tests", "--exclude", "xtask", "--profile", "hosttest"]),
+        cargo().args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "tests",
+            "--exclude",
+            "xtask",
+            "--profile",
+            "hosttest",
+        ]),
     );
     match image_all() {
         Ok(()) => {
-            t.cargo_test("QEMU tests", cargo().args(["test", "-p", "tests", "--profile", "hosttest", "--", "--test-threads=2"]));
+            t.cargo_test(
+                "QEMU tests",
+                cargo().args([
+                    "test",
+                    "-p",
+                    "tests",
+                    "--profile",
+                    "hosttest",
+                    "--",
+                    "--test-threads=2",
+                ]),
+            );
         }
         Err(e) => t.step("kernel build + images", Err(e)),
     }
@@ -304,7 +402,10 @@ fn test_all() -> Result<()> {
     }
     // A failed step without its own test lines still counts as a failure.
     let failed = t.failed.max(t.steps_failed.len() as u64);
-    println!("total: {} passed, {} failed, {} skipped", t.passed, failed, t.ignored);
+    println!(
+        "total: {} passed, {} failed, {} skipped",
+        t.passed, failed, t.ignored
+    );
     if failed == 0 && t.steps_failed.is_empty() {
         Ok(())
     } else {
@@ -319,7 +420,10 @@ fn median(v: &mut [f64]) -> f64 {
 
 fn bench_boot(runs: usize) -> Result<()> {
     println!("boot to `damselfly: ready` under TCG, median of {runs} runs");
-    println!("{:<34} {:>12} {:>16}", "configuration", "wall ms", "kernel boot_ms");
+    println!(
+        "{:<34} {:>12} {:>16}",
+        "configuration", "wall ms", "kernel boot_ms"
+    );
     for (build, image) in [
         (Build::BareMetal, Image::Kernel),
         (Build::BareMetal, Image::Iso),
@@ -330,19 +434,28 @@ fn bench_boot(runs: usize) -> Result<()> {
             let mut wall = Vec::new();
             let mut kern = Vec::new();
             for _ in 0..runs {
-                let mut q = Qemu::boot(QemuConfig::new(build, image).machine(m).smp(smp)).map_err(|e| e.to_string())?;
+                let mut q = Qemu::boot(QemuConfig::new(build, image).machine(m).smp(smp))
+                    .map_err(|e| e.to_string())?;
                 let r = q.wait_ready()?;
                 wall.push(r.wall.as_secs_f64() * 1000.0);
                 kern.push(r.boot_ms as f64);
             }
             let name = format!("{build:?} {image:?} {} smp{smp}", m.name());
-            println!("{name:<34} {:>12.0} {:>16.0}", median(&mut wall), median(&mut kern));
+            println!(
+                "{name:<34} {:>12.0} {:>16.0}",
+                median(&mut wall),
+                median(&mut kern)
+            );
         }
     }
     for b in [Build::BareMetal, Build::HostTriple] {
         for i in [Image::Kernel, Image::Iso] {
             let p = artifacts::path(b, i);
-            println!("size {:<22} {:>8} KiB", artifacts::file_name(b, i), size_kib(&p));
+            println!(
+                "size {:<22} {:>8} KiB",
+                artifacts::file_name(b, i),
+                size_kib(&p)
+            );
         }
     }
     Ok(())

@@ -17,14 +17,38 @@ struct Tool {
     package: &'static str,
 }
 
-const QEMU: Tool = Tool { check: "qemu-system-x86_64", package: "qemu-system-x86" };
-const GRUB: Tool = Tool { check: "grub-mkrescue", package: "grub-common" };
-const GRUB_PC: Tool = Tool { check: "/usr/lib/grub/i386-pc/multiboot2.mod", package: "grub-pc-bin" };
-const XORRISO: Tool = Tool { check: "xorriso", package: "xorriso" };
-const MTOOLS: Tool = Tool { check: "mformat", package: "mtools" };
-const NM: Tool = Tool { check: "nm", package: "binutils" };
-const IPERF: Tool = Tool { check: "iperf3", package: "iperf3" };
-const IPROUTE: Tool = Tool { check: "ip", package: "iproute2" };
+const QEMU: Tool = Tool {
+    check: "qemu-system-x86_64",
+    package: "qemu-system-x86",
+};
+const GRUB: Tool = Tool {
+    check: "grub-mkrescue",
+    package: "grub-common",
+};
+const GRUB_PC: Tool = Tool {
+    check: "/usr/lib/grub/i386-pc/multiboot2.mod",
+    package: "grub-pc-bin",
+};
+const XORRISO: Tool = Tool {
+    check: "xorriso",
+    package: "xorriso",
+};
+const MTOOLS: Tool = Tool {
+    check: "mformat",
+    package: "mtools",
+};
+const NM: Tool = Tool {
+    check: "nm",
+    package: "binutils",
+};
+const IPERF: Tool = Tool {
+    check: "iperf3",
+    package: "iperf3",
+};
+const IPROUTE: Tool = Tool {
+    check: "ip",
+    package: "iproute2",
+};
 
 fn present(t: &Tool) -> bool {
     if t.check.starts_with('/') {
@@ -36,7 +60,11 @@ fn present(t: &Tool) -> bool {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
 }
 
 /// True if rustup has the bare-metal target installed.
@@ -44,7 +72,11 @@ pub fn has_bare_metal_target() -> bool {
     Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).lines().any(|l| l.trim() == "x86_64-unknown-none"))
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == "x86_64-unknown-none")
+        })
         .unwrap_or(false)
 }
 
@@ -55,14 +87,24 @@ pub fn ensure(need: Need) -> Result<(), String> {
         Need::Build => &[],
         Need::Image => &[&GRUB, &GRUB_PC, &XORRISO, &MTOOLS],
         Need::Run => &[&QEMU, &GRUB, &GRUB_PC, &XORRISO, &MTOOLS],
-        Need::Test => &[&QEMU, &GRUB, &GRUB_PC, &XORRISO, &MTOOLS, &NM, &IPERF, &IPROUTE],
+        Need::Test => &[
+            &QEMU, &GRUB, &GRUB_PC, &XORRISO, &MTOOLS, &NM, &IPERF, &IPROUTE,
+        ],
     };
-    let missing: Vec<&str> = tools.iter().filter(|t| !present(t)).map(|t| t.package).collect();
+    let missing: Vec<&str> = tools
+        .iter()
+        .filter(|t| !present(t))
+        .map(|t| t.package)
+        .collect();
     if !missing.is_empty() {
         let cmd = format!("apt-get install -y {}", missing.join(" "));
         if is_root() {
             eprintln!("xtask: installing {}", missing.join(" "));
-            let ok = Command::new("apt-get").arg("update").status().map(|s| s.success()).unwrap_or(false)
+            let ok = Command::new("apt-get")
+                .arg("update")
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false)
                 && Command::new("apt-get")
                     .args(["install", "-y", "--no-install-recommends"])
                     .args(&missing)

@@ -129,7 +129,14 @@ pub fn id() -> u32 {
 
 /// "x2APIC" or "xAPIC", and the version register.
 pub fn describe() -> (&'static str, u32) {
-    (if X2APIC.load(Ordering::Relaxed) { "x2APIC" } else { "xAPIC" }, read(REG_VERSION))
+    (
+        if X2APIC.load(Ordering::Relaxed) {
+            "x2APIC"
+        } else {
+            "xAPIC"
+        },
+        read(REG_VERSION),
+    )
 }
 
 /// LAPIC timer: divide by 16, masked, one-shot, counting down from `count`.

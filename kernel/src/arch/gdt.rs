@@ -55,7 +55,13 @@ pub fn init_cpu() -> &'static CpuTables {
     let code = gdt.append(Descriptor::kernel_code_segment());
     let data = gdt.append(Descriptor::kernel_data_segment());
     let tss_sel = gdt.append(Descriptor::tss_segment(tss));
-    let t: &'static CpuTables = Box::leak(Box::new(CpuTables { gdt, tss, code, data, tss_sel }));
+    let t: &'static CpuTables = Box::leak(Box::new(CpuTables {
+        gdt,
+        tss,
+        code,
+        data,
+        tss_sel,
+    }));
     t.gdt.load();
     // SAFETY: the selectors index the GDT just loaded, with the right descriptor types.
     unsafe {

@@ -266,9 +266,17 @@ fn fatal_exception(f: &TrapFrame) -> ! {
     let mut s = super::serial::Serial::com1();
     let v = f.vector as usize;
     let cr2 = x86_64::registers::control::Cr2::read_raw();
-    let _ = writeln!(s, "\nFATAL EXCEPTION: {} (vector {v}) error code {:#x}", EXCEPTION_NAMES[v], f.error_code);
+    let _ = writeln!(
+        s,
+        "\nFATAL EXCEPTION: {} (vector {v}) error code {:#x}",
+        EXCEPTION_NAMES[v], f.error_code
+    );
     if has_error_code(v) && v == 14 {
-        let why = if f.error_code & 1 == 0 { "not-present page" } else { "protection violation" };
+        let why = if f.error_code & 1 == 0 {
+            "not-present page"
+        } else {
+            "protection violation"
+        };
         let op = if f.error_code & 0x10 != 0 {
             "instruction fetch"
         } else if f.error_code & 2 != 0 {
@@ -278,14 +286,37 @@ fn fatal_exception(f: &TrapFrame) -> ! {
         };
         let _ = writeln!(s, "  faulting address {cr2:#018x} ({op}, {why})");
         if let Some(stack) = crate::mem::guard_page_owner(cr2) {
-            let _ = writeln!(s, "  stack overflow: {cr2:#x} is the guard page of the {stack}");
+            let _ = writeln!(
+                s,
+                "  stack overflow: {cr2:#x} is the guard page of the {stack}"
+            );
         }
     }
-    let _ = writeln!(s, "  at rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x}", f.rip, f.cs, f.rflags, f.rsp, f.ss);
-    let _ = writeln!(s, "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}", f.rax, f.rbx, f.rcx, f.rdx);
-    let _ = writeln!(s, "  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}", f.rsi, f.rdi, f.rbp, f.r8);
-    let _ = writeln!(s, "  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}", f.r9, f.r10, f.r11, f.r12);
-    let _ = writeln!(s, "  r13 {:#018x} r14 {:#018x} r15 {:#018x} cr2 {cr2:#018x}", f.r13, f.r14, f.r15);
+    let _ = writeln!(
+        s,
+        "  at rip {:#018x} cs {:#x} rflags {:#x} rsp {:#018x} ss {:#x}",
+        f.rip, f.cs, f.rflags, f.rsp, f.ss
+    );
+    let _ = writeln!(
+        s,
+        "  rax {:#018x} rbx {:#018x} rcx {:#018x} rdx {:#018x}",
+        f.rax, f.rbx, f.rcx, f.rdx
+    );
+    let _ = writeln!(
+        s,
+        "  rsi {:#018x} rdi {:#018x} rbp {:#018x} r8  {:#018x}",
+        f.rsi, f.rdi, f.rbp, f.r8
+    );
+    let _ = writeln!(
+        s,
+        "  r9  {:#018x} r10 {:#018x} r11 {:#018x} r12 {:#018x}",
+        f.r9, f.r10, f.r11, f.r12
+    );
+    let _ = writeln!(
+        s,
+        "  r13 {:#018x} r14 {:#018x} r15 {:#018x} cr2 {cr2:#018x}",
+        f.r13, f.r14, f.r15
+    );
     let _ = writeln!(s, "damselfly: fatal exception, failing the run");
     super::qemu::exit(super::qemu::ExitCode::Fail)
 }

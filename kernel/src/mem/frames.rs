@@ -65,12 +65,21 @@ impl FrameAllocator {
                 keep(r);
                 continue;
             }
-            keep(Range { start: r.start, end: start & !(page - 1) });
-            keep(Range { start: (end + page - 1) & !(page - 1), end: r.end });
+            keep(Range {
+                start: r.start,
+                end: start & !(page - 1),
+            });
+            keep(Range {
+                start: (end + page - 1) & !(page - 1),
+                end: r.end,
+            });
         }
         self.ranges = out;
         self.n = m;
-        self.total_frames = self.ranges[..m].iter().map(|r| (r.end - r.start) / page).sum();
+        self.total_frames = self.ranges[..m]
+            .iter()
+            .map(|r| (r.end - r.start) / page)
+            .sum();
     }
 
     fn alloc(&mut self, frames: usize, align_frames: usize) -> Option<u64> {
@@ -127,7 +136,10 @@ pub fn init(bi: &BootInfo) {
 /// Physical range of the loaded kernel image.
 pub fn kernel_range() -> (u64, u64) {
     // Linker-script symbols: only their addresses are taken.
-    (&raw const __kernel_start as u64, &raw const __kernel_end as u64)
+    (
+        &raw const __kernel_start as u64,
+        &raw const __kernel_end as u64,
+    )
 }
 
 /// Allocates `frames` contiguous zeroed frames aligned to `align_frames` frames.

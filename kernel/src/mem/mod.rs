@@ -31,7 +31,10 @@ pub fn alloc_stack(pages: usize, name: &'static str) -> Stack {
     let base = frames::alloc_contiguous(pages + 1, 1).expect("out of memory for a kernel stack");
     paging::unmap_page(base);
     GUARDS.lock().push((base, name));
-    Stack { guard: base, top: base + ((pages + 1) * PAGE_SIZE) as u64 }
+    Stack {
+        guard: base,
+        top: base + ((pages + 1) * PAGE_SIZE) as u64,
+    }
 }
 
 /// Registers a guard page set up elsewhere (the boot stack's, by the linker script).
@@ -43,5 +46,7 @@ pub fn register_guard(page: u64, name: &'static str) {
 /// it never waits for the lock.
 pub fn guard_page_owner(addr: u64) -> Option<&'static str> {
     let g = GUARDS.try_lock()?;
-    g.iter().find(|(p, _)| (*p..*p + PAGE_SIZE as u64).contains(&addr)).map(|(_, n)| *n)
+    g.iter()
+        .find(|(p, _)| (*p..*p + PAGE_SIZE as u64).contains(&addr))
+        .map(|(_, n)| *n)
 }

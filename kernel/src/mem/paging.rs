@@ -45,7 +45,11 @@ fn root() -> u64 {
 ///
 /// # Safety
 /// Caller holds [`LOCK`] and `pml4` is the active (or about to be active) root.
-unsafe fn pd_entry(pml4: u64, va: u64, create: bool) -> Option<&'static mut x86_64::structures::paging::page_table::PageTableEntry> {
+unsafe fn pd_entry(
+    pml4: u64,
+    va: u64,
+    create: bool,
+) -> Option<&'static mut x86_64::structures::paging::page_table::PageTableEntry> {
     let idx = [(va >> 39) & 511, (va >> 30) & 511, (va >> 21) & 511];
     let mut t = pml4;
     for &i in &idx[..2] {
@@ -116,7 +120,11 @@ pub fn init(max_phys: u64) -> u64 {
     let mut va = 0;
     while va < top {
         // The 32-bit PCI hole is device memory: uncached.
-        let f = if (0xc000_0000..0x1_0000_0000).contains(&va) { mmio } else { data };
+        let f = if (0xc000_0000..0x1_0000_0000).contains(&va) {
+            mmio
+        } else {
+            data
+        };
         // SAFETY: building a fresh, not yet active table under the lock.
         let pde = unsafe { pd_entry(pml4, va, true) }.expect("created");
         pde.set_addr(PhysAddr::new(va), f | F::HUGE_PAGE);
@@ -157,7 +165,10 @@ pub fn init(max_phys: u64) -> u64 {
     // devices below 4 GiB) with rights at least as strict as the code needs.
     unsafe {
         Cr0::update(|c| c.insert(Cr0Flags::WRITE_PROTECT));
-        Cr3::write(PhysFrame::containing_address(PhysAddr::new(pml4)), Cr3Flags::empty());
+        Cr3::write(
+            PhysFrame::containing_address(PhysAddr::new(pml4)),
+            Cr3Flags::empty(),
+        );
     }
     guard
 }
@@ -191,7 +202,12 @@ pub fn map_mmio(pa: u64, len: u64) {
 /// The mapping of `va`: physical address and leaf flags, or `None` if not mapped.
 pub fn translate(va: u64) -> Option<(u64, F)> {
     let _g = LOCK.lock();
-    let idx = [(va >> 39) & 511, (va >> 30) & 511, (va >> 21) & 511, (va >> 12) & 511];
+    let idx = [
+        (va >> 39) & 511,
+        (va >> 30) & 511,
+        (va >> 21) & 511,
+        (va >> 12) & 511,
+    ];
     let mut t = root();
     for (level, &i) in idx.iter().enumerate() {
         // SAFETY: walking our own tables under the lock; read-only.

@@ -1,0 +1,282 @@
+//! The IPI-queue fabric with real threads playing CPUs.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Barrier;
+use std::thread;
+use std::time::Duration;
+
+use common::{cpu, with_watchdog, ParkBell, ParkHalt, Rng};
+use lwkt::ipiq::{Doorbell, Fabric, Halt};
+use lwkt::stress::{run_cpu, CpuReport, StressPlan};
+use lwkt::CpuId;
+
+const LIMIT: Duration = Duration::from_secs(120);
+
+/// Run the shared stress routine on `ncpus` threads and check the totals.
+fn stress(ncpus: usize, capacity: usize, plan: StressPlan) -> Vec<CpuReport> {
+    let fabric = Fabric::new(ncpus, capacity, ParkBell::new(ncpus));
+    let barrier = Barrier::new(ncpus);
+    let reports: Vec<CpuReport> = thread::scope(|s| {
+        let handles: Vec<_> = (0..ncpus)
+            .map(|i| {
+                let (fabric, barrier) = (&fabric, &barrier);
+                s.spawn(move || {
+                    fabric.doorbell().register(cpu(i));
+                    let mut ep = fabric.endpoint(cpu(i)).expect("unclaimed");
+                    barrier.wait();
+                    run_cpu(&mut ep, plan, &mut ParkHalt)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("CPU thread panicked").expect("stress check"))
+            .collect()
+    });
+    let per_cpu = plan.per_pair * ncpus as u64;
+    for r in &reports {
+        assert_eq!((r.sent, r.received), (per_cpu, per_cpu));
+    }
+    for src in 0..ncpus {
+        for dst in 0..ncpus {
+            let st = fabric.pair_stats(cpu(src), cpu(dst));
+            assert_eq!((st.sent, st.received), (plan.per_pair, plan.per_pair));
+        }
+    }
+    let total = fabric.total_stats();
+    assert_eq!(total.ipis, fabric.doorbell().rings());
+    reports
+}
+
+/// Acceptance, host edition: over a million messages across all 16 pairs of 4 CPUs, none
+/// lost, none duplicated, FIFO per pair (checked message by message by `PairChecker`).
+#[test]
+fn all_pairs_million_messages() {
+    let reports = with_watchdog("all_pairs", LIMIT, || {
+        stress(
+            4,
+            256,
+            StressPlan {
+                per_pair: 65_536,
+                batch: 64,
+            },
+        )
+    });
+    let sent: u64 = reports.iter().map(|r| r.sent).sum();
+    assert!(sent >= 1_000_000);
+}
+
+/// Tiny queues: senders keep finding them full and must get every message back and retry
+/// while draining their own inbound queues (two CPUs blocked on each other must not
+/// deadlock).
+#[test]
+fn full_queues_lose_nothing() {
+    let reports = with_watchdog("full_queues", LIMIT, || {
+        stress(
+            4,
+            4,
+            StressPlan {
+                per_pair: 20_000,
+                batch: 16,
+            },
+        )
+    });
+    assert!(reports.iter().map(|r| r.full).sum::<u64>() > 0, "queues never filled");
+}
+
+#[test]
+fn full_queue_hands_message_back() {
+    let fabric = Fabric::new(2, 2, ParkBell::new(2));
+    let mut a = fabric.endpoint(cpu(0)).unwrap();
+    let mut b = fabric.endpoint(cpu(1)).unwrap();
+    assert_eq!(a.try_send(cpu(1), 10u32), Ok(()));
+    assert_eq!(a.try_send(cpu(1), 11), Ok(()));
+    assert_eq!(a.try_send(cpu(1), 12), Err(12));
+    a.flush();
+    assert_eq!(b.recv(), Some((cpu(0), 10)));
+    assert_eq!(a.try_send(cpu(1), 12), Ok(()));
+    assert_eq!(b.recv(), Some((cpu(0), 11)));
+    assert_eq!(b.recv(), Some((cpu(0), 12)));
+    assert_eq!(b.recv(), None);
+}
+
+#[test]
+fn one_endpoint_per_cpu() {
+    let fabric: Fabric<u8, _> = Fabric::new(2, 2, ParkBell::new(2));
+    let a = fabric.endpoint(cpu(0));
+    assert!(a.is_some());
+    assert!(fabric.endpoint(cpu(0)).is_none());
+    assert!(fabric.endpoint(cpu(2)).is_none());
+    drop(a);
+    assert!(fabric.endpoint(cpu(0)).is_some());
+}
+
+/// A doorbell that only counts.
+#[derive(Default)]
+struct CountBell(AtomicU64);
+
+impl Doorbell for CountBell {
+    fn ring(&self, _cpu: CpuId) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A "halt" during which another CPU's code runs: lets a single-threaded test act while
+/// the CPU is idle.
+struct HaltDoing<F: FnMut()>(F);
+
+impl<F: FnMut()> Halt for HaltDoing<F> {
+    fn halt(&mut self) {
+        (self.0)();
+    }
+}
+
+/// No IPI at a busy CPU; exactly one per idle period however many batches arrive; a CPU
+/// with work waiting does not halt.
+#[test]
+fn doorbell_only_for_idle_and_once_per_idle_period() {
+    let fabric = Fabric::new(2, 64, CountBell::default());
+    let mut rx = fabric.endpoint(cpu(1)).unwrap();
+    let tx = std::cell::RefCell::new(fabric.endpoint(cpu(0)).unwrap());
+
+    // CPU 1 busy: no ring.
+    tx.borrow_mut().try_send(cpu(1), 1u32).unwrap();
+    tx.borrow_mut().flush();
+    assert_eq!(fabric.doorbell().0.load(Ordering::Relaxed), 0);
+
+    // Work waiting: idle returns without halting.
+    assert!(!rx.idle(&mut HaltDoing(|| panic!("halted with work waiting"))));
+    assert_eq!(rx.drain(usize::MAX, |_, _| {}), 1);
+
+    // Idle: three batches arrive during the halt, one ring.
+    let halted = rx.idle(&mut HaltDoing(|| {
+        for m in 0..3 {
+            let mut tx = tx.borrow_mut();
+            tx.try_send(cpu(1), m).unwrap();
+            tx.flush();
+        }
+    }));
+    assert!(halted);
+    assert_eq!(fabric.doorbell().0.load(Ordering::Relaxed), 1);
+    assert_eq!(fabric.pair_stats(cpu(0), cpu(1)).ipis, 1);
+
+    // Awake again: no ring.
+    tx.borrow_mut().try_send(cpu(1), 9).unwrap();
+    tx.borrow_mut().flush();
+    assert_eq!(fabric.doorbell().0.load(Ordering::Relaxed), 1);
+    assert_eq!(rx.drain(usize::MAX, |_, _| {}), 4);
+    assert_eq!(fabric.pair_stats(cpu(0), cpu(1)).received, 5);
+    assert_eq!(fabric.halts(cpu(1)), 1);
+}
+
+/// Tokens passed around a ring of CPUs: with few messages in flight the receiver of each
+/// hop is usually halted, so every hop needs the wake-up protocol to work. One lost
+/// wake-up stalls a token for good and the watchdog fails the test.
+#[test]
+fn token_ring_loses_no_wakeup() {
+    const NCPUS: usize = 4;
+    const TOKENS: u64 = 3;
+    const HOPS: u64 = 20_000; // per token
+    let (halts, rings) = with_watchdog("token_ring", LIMIT, || {
+        let fabric = Fabric::new(NCPUS, 8, ParkBell::new(NCPUS));
+        let barrier = Barrier::new(NCPUS);
+        let finished = AtomicU64::new(0);
+        thread::scope(|s| {
+            for i in 0..NCPUS {
+                let (fabric, barrier, finished) = (&fabric, &barrier, &finished);
+                s.spawn(move || {
+                    fabric.doorbell().register(cpu(i));
+                    let mut ep = fabric.endpoint(cpu(i)).unwrap();
+                    barrier.wait();
+                    let mut rng = Rng::new(i as u64 + 1);
+                    if i == 0 {
+                        for t in 0..TOKENS {
+                            ep.try_send(cpu(1), (t, 0u64)).unwrap();
+                        }
+                        ep.flush();
+                    }
+                    // Everyone stops when all tokens finished; the last finisher posts a
+                    // work bit to every CPU so those that are halted wake and see it.
+                    while finished.load(Ordering::Acquire) < TOKENS {
+                        let mut out = Vec::new();
+                        ep.drain(usize::MAX, |_, (token, hops)| out.push((token, hops + 1)));
+                        let _ = ep.take_work();
+                        if out.is_empty() {
+                            ep.idle(&mut ParkHalt);
+                            continue;
+                        }
+                        for (token, hops) in out {
+                            if hops == HOPS {
+                                if finished.fetch_add(1, Ordering::AcqRel) + 1 == TOKENS {
+                                    for c in 0..NCPUS {
+                                        fabric.post_work(cpu(c), 1);
+                                    }
+                                }
+                                continue;
+                            }
+                            // Random next hop (never ourselves), sometimes after a pause
+                            // so the receiver has time to halt.
+                            let next = (i + 1 + rng.below(NCPUS as u64 - 1) as usize) % NCPUS;
+                            ep.try_send(cpu(next), (token, hops)).expect("room for tokens");
+                            if rng.below(4) == 0 {
+                                thread::yield_now();
+                            }
+                            ep.flush();
+                        }
+                    }
+                });
+            }
+        });
+        let halts: u64 = (0..NCPUS).map(|c| fabric.halts(cpu(c))).sum();
+        (halts, fabric.doorbell().rings())
+    });
+    eprintln!("token ring: {halts} halts, {rings} rings");
+    // The test is only meaningful if CPUs really halted and were rung awake.
+    assert!(halts > 100, "only {halts} halts");
+    assert!(rings > 100, "only {rings} doorbells");
+}
+
+/// Work posted by a "device" on another thread wakes a halted CPU every time.
+#[test]
+fn posted_work_wakes_halted_cpu() {
+    const POSTS: u64 = 20_000;
+    let seen = with_watchdog("posted_work", LIMIT, || {
+        let fabric: Fabric<(), _> = Fabric::new(1, 1, ParkBell::new(1));
+        let acked = AtomicU64::new(0);
+        let stop = AtomicBool::new(false);
+        let barrier = Barrier::new(2);
+        thread::scope(|s| {
+            let cpu0 = s.spawn(|| {
+                fabric.doorbell().register(cpu(0));
+                let ep = fabric.endpoint(cpu(0)).unwrap();
+                let mut ep = ep;
+                barrier.wait();
+                let mut seen = 0u64;
+                while !stop.load(Ordering::Acquire) {
+                    let bits = ep.take_work();
+                    if bits == 0 {
+                        ep.idle(&mut ParkHalt);
+                        continue;
+                    }
+                    seen += u64::from(bits.count_ones());
+                    acked.store(seen, Ordering::Release);
+                }
+                seen
+            });
+            barrier.wait();
+            for k in 0..POSTS {
+                fabric.post_work(cpu(0), 1 << (k % 64));
+                // One post in flight at a time, so the CPU is usually halted when it lands.
+                while acked.load(Ordering::Acquire) <= k {
+                    thread::yield_now();
+                }
+            }
+            stop.store(true, Ordering::Release);
+            fabric.post_work(cpu(0), 1);
+            cpu0.join().unwrap()
+        })
+    });
+    assert!(seen >= POSTS);
+}
