@@ -1,2 +1,53 @@
-//! Placeholder; being written.
+//! Longest-prefix-match route tables for Damselfly, one replica per CPU.
+//!
+//! Map of the crate:
+//!
+//! * [`key`] — addresses as integers (`u32`, `u128`) and the bit arithmetic on them.
+//! * [`fib`] — the compiled table a CPU looks up: a Poptrie (direct table + 64-ary nodes with
+//!   popcount-indexed children and run-compressed 16-bit leaves).
+//! * `compile` — building Poptrie pieces from prefixes, and placing them in a replica's arrays.
+//! * [`rib`] — the master table, the truth: prefixes per family, next hops, what changed.
+//! * `nexthop` — the interned next-hop table (a leaf is a 16-bit index into it).
+//! * [`replica`] — per-CPU replicas, the update message, the [`Fanout`] transport trait and
+//!   [`RouteTable`], which ties them together behind `route add/change/delete`.
+//! * [`route`] — routes, next hops, flags, interface names, errors.
+//! * [`text`] — `netstat -rn` and `route get` output, the `route(8)` command parser, and the
+//!   boot-time route file parser.
+//!
+//! # Why Poptrie
+//!
+//! The goals are lookup speed first and one replica per CPU second, so the structure must be
+//! both fast and small. DIR-24-8 is the fastest to look up but costs 32 MiB+ whatever the table,
+//! too much to copy per CPU. DXR is compact, but its lookup ends in a binary search over ranges
+//! (data-dependent branches). Poptrie needs one direct-table read plus, for most IPv4 addresses,
+//! one node: a popcount of a 64-bit bitmap picks the leaf, with no search and no mispredicted
+//! branch, and its leaves compress runs of equal next hops. Two changes from the paper:
+//!
+//! * a direct slot whose node has no children (almost all of them in a real IPv4 table, where
+//!   nothing is longer than /24) is stored inline in the leaf array as a 64-bit header followed
+//!   by its leaves, so such lookups touch two places in memory and the 24-byte node disappears;
+//! * the master compiles, replicas copy: an update carries finished pieces of the arrays.
+//!
+//! Updates recompile only the direct-table slots a prefix covers (one slot for a prefix longer
+//! than the table's 18 bits (IPv4) or 16 bits (IPv6), a range otherwise); freed pieces are
+//! reused by size, and the table is rebuilt whole when a change covers an eighth of it or when
+//! half the arrays are free space.
 #![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+mod compile;
+pub mod fib;
+pub mod key;
+mod nexthop;
+pub mod replica;
+pub mod rib;
+pub mod route;
+pub mod text;
+
+pub use fib::{Fib, FibChange};
+pub use key::Key;
+pub use replica::{Fanout, FibUpdate, LocalReplicas, Replica, RouteTable};
+pub use rib::Rib;
+pub use route::{IfName, NextHop, Route, RouteError, RouteFlags};

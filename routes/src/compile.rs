@@ -1,0 +1,385 @@
+//! Turning prefixes into Poptrie pieces, and placing those pieces in the arrays.
+//!
+//! Compilation happens once, on the CPU that owns the master RIB; the result is a [`FibChange`]
+//! every replica copies. The unit of recompilation is one direct-table slot (a /18 for IPv4, a
+//! /16 for IPv6): a prefix longer than the slot touches one slot, a shorter one a range of slots.
+//! [`Layout`] remembers where each slot's pieces live, so a slot is rebuilt without touching the
+//! rest, and freed space is reused by later pieces of the same size.
+
+use alloc::collections::BTreeMap;
+use alloc::vec;
+use alloc::vec::Vec;
+
+use crate::fib::{
+    block_header, FibChange, FibDelta, FibImage, Node, Span, BLOCK_HEADER, DIRECT_BLOCK,
+    DIRECT_LEAF,
+};
+use crate::key::{Key, STRIDE};
+
+/// A prefix below the direct table, as the compiler sees it: address, length, next-hop index.
+pub(crate) type Entry<K> = (K, u8, u16);
+
+/// One slot compiled, with indices relative to its own arrays.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Built {
+    /// Every address in the slot has the same next hop.
+    Leaf(u16),
+    /// One node without children, stored inline in `leaves` (header + leaves).
+    Block(Vec<u16>),
+    /// A node tree: `nodes[0]` is the root.
+    Tree { nodes: Vec<Node>, leaves: Vec<u16> },
+}
+
+/// Compiles one slot: `default` is the next hop of the longest prefix of at most `DIRECT_BITS`
+/// covering the slot, `prefixes` the longer ones inside it, sorted by (address, length).
+pub(crate) fn build_slot<K: Key>(default: u16, prefixes: &[Entry<K>]) -> Built {
+    if prefixes.is_empty() {
+        return Built::Leaf(default);
+    }
+    let mut nodes = vec![Node::default()];
+    let mut leaves = Vec::new();
+    build_node(
+        K::DIRECT_BITS,
+        default,
+        prefixes,
+        &mut nodes,
+        &mut leaves,
+        0,
+    );
+    let root = nodes[0];
+    if nodes.len() > 1 {
+        return Built::Tree { nodes, leaves };
+    }
+    if root.leafvec.count_ones() == 1 {
+        return Built::Leaf(leaves[0]);
+    }
+    let mut block = Vec::with_capacity(BLOCK_HEADER + leaves.len());
+    block.extend_from_slice(&block_header(root.leafvec));
+    block.extend_from_slice(&leaves);
+    Built::Block(block)
+}
+
+/// Fills `nodes[idx]`, a node at bit `offset` whose positions default to `default`, from the
+/// prefixes below it; its children are appended to `nodes` as one contiguous group.
+fn build_node<K: Key>(
+    offset: u32,
+    default: u16,
+    prefixes: &[Entry<K>],
+    nodes: &mut Vec<Node>,
+    leaves: &mut Vec<u16>,
+    idx: usize,
+) {
+    let end = offset + STRIDE;
+    let mut values = [default; 64];
+    // Prefixes ending in this node paint their positions, shortest first so longer ones win.
+    let mut ending: Vec<&Entry<K>> = prefixes.iter().filter(|p| u32::from(p.1) <= end).collect();
+    ending.sort_by_key(|p| p.1);
+    for &&(key, len, hop) in &ending {
+        let depth = u32::from(len) - offset;
+        let count = 1usize << (STRIDE - depth);
+        let start = key.chunk(offset) & !(count - 1);
+        values[start..start + count].fill(hop);
+    }
+    // Longer prefixes continue in children; sorted by address, each child's share is one run.
+    let mut vector = 0u64;
+    let mut groups: Vec<(usize, usize, usize)> = Vec::new(); // (position, from, to)
+    let mut i = 0;
+    while i < prefixes.len() {
+        if u32::from(prefixes[i].1) <= end {
+            i += 1;
+            continue;
+        }
+        let pos = prefixes[i].0.chunk(offset);
+        let from = i;
+        while i < prefixes.len() && prefixes[i].0.chunk(offset) == pos {
+            i += 1;
+        }
+        vector |= 1 << pos;
+        groups.push((pos, from, i));
+    }
+    let mut leafvec = 0u64;
+    let base0 = leaves.len() as u32;
+    let mut previous = None;
+    for (pos, &value) in values.iter().enumerate() {
+        if (vector >> pos) & 1 != 0 {
+            continue;
+        }
+        if previous != Some(value) {
+            leafvec |= 1 << pos;
+            leaves.push(value);
+            previous = Some(value);
+        }
+    }
+    let base1 = nodes.len() as u32;
+    nodes.resize(nodes.len() + groups.len(), Node::default());
+    for (j, &(pos, from, to)) in groups.iter().enumerate() {
+        let children: Vec<Entry<K>> = prefixes[from..to]
+            .iter()
+            .copied()
+            .filter(|p| u32::from(p.1) > end)
+            .collect();
+        build_node(
+            end,
+            values[pos],
+            &children,
+            nodes,
+            leaves,
+            base1 as usize + j,
+        );
+    }
+    nodes[idx] = Node {
+        vector,
+        leafvec,
+        base0,
+        base1,
+    };
+}
+
+/// First-fit-by-exact-size allocator over one array of the table.
+#[derive(Clone, Debug, Default)]
+struct Arena {
+    end: u32,
+    free: BTreeMap<u32, Vec<u32>>,
+    free_total: u64,
+}
+
+impl Arena {
+    fn alloc(&mut self, len: u32) -> u32 {
+        if let Some(list) = self.free.get_mut(&len) {
+            if let Some(at) = list.pop() {
+                if list.is_empty() {
+                    self.free.remove(&len);
+                }
+                self.free_total -= u64::from(len);
+                return at;
+            }
+        }
+        let at = self.end;
+        self.end += len;
+        at
+    }
+
+    fn release(&mut self, at: u32, len: u32) {
+        if len > 0 {
+            self.free.entry(len).or_default().push(at);
+            self.free_total += u64::from(len);
+        }
+    }
+}
+
+/// Where one slot's pieces live.
+#[derive(Clone, Copy, Debug, Default)]
+struct Extent {
+    node_at: u32,
+    node_len: u32,
+    leaf_at: u32,
+    leaf_len: u32,
+}
+
+/// The master's knowledge of a replica's arrays: which slot owns which entries and what is free.
+/// Replicas start equal and apply the same changes, so one layout describes all of them.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    extents: Vec<Extent>,
+    nodes: Arena,
+    leaves: Arena,
+}
+
+impl Layout {
+    pub(crate) fn new(slots: usize) -> Self {
+        Layout {
+            extents: vec![Extent::default(); slots],
+            nodes: Arena::default(),
+            leaves: Arena::default(),
+        }
+    }
+
+    /// Entries allocated but no longer used, as a share of all allocated entries.
+    pub(crate) fn waste(&self) -> (u64, u64) {
+        (
+            self.nodes.free_total + self.leaves.free_total,
+            u64::from(self.nodes.end) + u64::from(self.leaves.end),
+        )
+    }
+}
+
+/// Accumulates recompiled slots into either a delta or a full image.
+pub(crate) struct Placer<'a> {
+    layout: &'a mut Layout,
+    delta: FibDelta,
+    image: Option<FibImage>,
+}
+
+impl<'a> Placer<'a> {
+    /// Places into the existing arrays, producing a [`FibDelta`].
+    pub(crate) fn incremental(layout: &'a mut Layout) -> Self {
+        Placer {
+            layout,
+            delta: FibDelta::default(),
+            image: None,
+        }
+    }
+
+    /// Places into fresh arrays, producing a [`FibImage`]; `layout` is reset.
+    pub(crate) fn full(layout: &'a mut Layout) -> Self {
+        let slots = layout.extents.len();
+        *layout = Layout::new(slots);
+        Placer {
+            layout,
+            delta: FibDelta::default(),
+            image: Some(FibImage {
+                direct: vec![DIRECT_LEAF; slots],
+                nodes: Vec::new(),
+                leaves: Vec::new(),
+            }),
+        }
+    }
+
+    /// Replaces slot `slot`'s pieces with `built`.
+    pub(crate) fn place(&mut self, slot: usize, built: Built) {
+        let old = self.layout.extents[slot];
+        self.layout.nodes.release(old.node_at, old.node_len);
+        self.layout.leaves.release(old.leaf_at, old.leaf_len);
+        let (entry, extent) = match built {
+            Built::Leaf(hop) => (DIRECT_LEAF | u32::from(hop), Extent::default()),
+            Built::Block(block) => {
+                let len = block.len() as u32;
+                let at = self.layout.leaves.alloc(len);
+                self.write_leaves(at, block);
+                (
+                    DIRECT_BLOCK | at,
+                    Extent {
+                        leaf_at: at,
+                        leaf_len: len,
+                        ..Extent::default()
+                    },
+                )
+            }
+            Built::Tree { mut nodes, leaves } => {
+                let node_len = nodes.len() as u32;
+                let leaf_len = leaves.len() as u32;
+                let node_at = self.layout.nodes.alloc(node_len);
+                let leaf_at = self.layout.leaves.alloc(leaf_len);
+                for node in &mut nodes {
+                    node.base0 += leaf_at;
+                    node.base1 += node_at;
+                }
+                self.write_nodes(node_at, nodes);
+                self.write_leaves(leaf_at, leaves);
+                (
+                    node_at,
+                    Extent {
+                        node_at,
+                        node_len,
+                        leaf_at,
+                        leaf_len,
+                    },
+                )
+            }
+        };
+        self.layout.extents[slot] = extent;
+        match &mut self.image {
+            Some(image) => image.direct[slot] = entry,
+            None => self.delta.direct.push((slot as u32, entry)),
+        }
+    }
+
+    fn write_nodes(&mut self, at: u32, nodes: Vec<Node>) {
+        match &mut self.image {
+            Some(image) => {
+                let at = at as usize;
+                if image.nodes.len() < at + nodes.len() {
+                    image.nodes.resize(at + nodes.len(), Node::default());
+                }
+                image.nodes[at..at + nodes.len()].copy_from_slice(&nodes);
+            }
+            None => {
+                self.delta.node_spans.push(Span {
+                    at,
+                    len: nodes.len() as u32,
+                });
+                self.delta.node_data.extend_from_slice(&nodes);
+            }
+        }
+    }
+
+    fn write_leaves(&mut self, at: u32, leaves: Vec<u16>) {
+        match &mut self.image {
+            Some(image) => {
+                let at = at as usize;
+                if image.leaves.len() < at + leaves.len() {
+                    image.leaves.resize(at + leaves.len(), 0);
+                }
+                image.leaves[at..at + leaves.len()].copy_from_slice(&leaves);
+            }
+            None => {
+                self.delta.leaf_spans.push(Span {
+                    at,
+                    len: leaves.len() as u32,
+                });
+                self.delta.leaf_data.extend_from_slice(&leaves);
+            }
+        }
+    }
+
+    /// The finished change.
+    pub(crate) fn finish(mut self) -> FibChange {
+        match self.image.take() {
+            Some(mut image) => {
+                image.nodes.shrink_to_fit();
+                image.leaves.shrink_to_fit();
+                FibChange::Replace(image)
+            }
+            None if self.delta.direct.is_empty() => FibChange::None,
+            None => {
+                self.delta.nodes_len = self.layout.nodes.end;
+                self.delta.leaves_len = self.layout.leaves.end;
+                FibChange::Delta(self.delta)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fib::Fib;
+
+    fn compile_all(prefixes: &[(u32, u8, u16)]) -> Fib<u32> {
+        // Tiny hand-rolled master for unit tests: one slot per group of long prefixes.
+        let mut layout = Layout::new(1 << 18);
+        let mut placer = Placer::full(&mut layout);
+        let mut sorted = prefixes.to_vec();
+        sorted.sort();
+        let mut slots: BTreeMap<usize, Vec<Entry<u32>>> = BTreeMap::new();
+        for p in sorted {
+            slots.entry(p.0.direct_index()).or_default().push(p);
+        }
+        for (slot, list) in slots {
+            placer.place(slot, build_slot(0, &list));
+        }
+        let mut fib = Fib::new();
+        fib.apply(&placer.finish());
+        fib
+    }
+
+    #[test]
+    fn host_route_inside_a_slot() {
+        let fib = compile_all(&[(0x0a00_0001, 32, 7), (0x0a00_0000, 24, 3)]);
+        assert_eq!(fib.lookup(0x0a00_0001), 7);
+        assert_eq!(fib.lookup(0x0a00_0002), 3);
+        assert_eq!(fib.lookup(0x0a00_0100), 0);
+    }
+
+    #[test]
+    fn uniform_slot_becomes_leaf_and_block_is_inline() {
+        assert_eq!(
+            build_slot::<u32>(5, &[(0x0a00_0000, 19, 5)]),
+            Built::Leaf(5)
+        );
+        match build_slot::<u32>(5, &[(0x0a00_0000, 24, 6)]) {
+            Built::Block(b) => assert_eq!(&b[BLOCK_HEADER..], &[6, 5]),
+            other => panic!("expected a block, got {other:?}"),
+        }
+    }
+}

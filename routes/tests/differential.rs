@@ -1,0 +1,236 @@
+//! The compiled replica against a naive longest-prefix match, over random tables of several
+//! sizes, with adds, deletes and changes interleaved between lookups (IPv4 and IPv6).
+
+mod common;
+
+use common::{nexthop, route, Fam, NaiveLpm, V4, V6};
+use std::collections::hash_map::Entry;
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use routes::{Replica, Rib, RouteError};
+
+/// Lookups of `count` keys, half anywhere, half inside a prefix of the table; returns how many
+/// were checked.
+fn check(
+    fam: Fam,
+    rng: &mut SmallRng,
+    replicas: &[&Replica],
+    reference: &NaiveLpm,
+    prefixes: &[(u128, u8)],
+    count: usize,
+) -> usize {
+    for i in 0..count {
+        let key = if i % 2 == 0 || prefixes.is_empty() {
+            fam.random_key(rng)
+        } else {
+            let (k, l) = prefixes[rng.gen_range(0..prefixes.len())];
+            fam.inside(rng, k, l)
+        };
+        let want = reference.lookup(fam, key);
+        for replica in replicas {
+            let got = replica.lookup(fam.addr(key)).copied();
+            assert_eq!(got, want, "lookup of {} (key {key:#x})", fam.addr(key));
+        }
+    }
+    count * replicas.len()
+}
+
+/// Builds a table of `size` prefixes, then runs `rounds` rounds of random changes, each
+/// published either at once or as a batch, with lookups checked after each round.
+fn differential(
+    fam: Fam,
+    seed: u64,
+    size: usize,
+    rounds: usize,
+    lookups_per_round: usize,
+) -> usize {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut rib = Rib::new();
+    let mut reference = NaiveLpm::default();
+    let mut prefixes: Vec<(u128, u8)> = Vec::new();
+    while prefixes.len() < size {
+        let (key, len) = fam.random_prefix(&mut rng, &prefixes);
+        let hop = nexthop(fam, &mut rng);
+        match rib.add(route(fam, key, len, hop)) {
+            Ok(()) => {
+                reference.routes.insert((key, len), hop);
+                prefixes.push((key, len));
+            }
+            Err(e) => {
+                assert_eq!(e, RouteError::Exists);
+                assert!(reference.routes.contains_key(&(key, len)));
+            }
+        }
+    }
+    let mut replica = Replica::new();
+    replica.apply(&rib.take_update());
+    let mut checked = check(
+        fam,
+        &mut rng,
+        &[&replica],
+        &reference,
+        &prefixes,
+        lookups_per_round,
+    );
+
+    for round in 0..rounds {
+        let ops = rng.gen_range(1..=8);
+        let batch = round % 3 == 0;
+        for _ in 0..ops {
+            match rng.gen_range(0..3) {
+                0 => {
+                    let (key, len) = fam.random_prefix(&mut rng, &prefixes);
+                    let hop = nexthop(fam, &mut rng);
+                    let result = rib.add(route(fam, key, len, hop));
+                    match reference.routes.entry((key, len)) {
+                        Entry::Occupied(_) => assert_eq!(result, Err(RouteError::Exists)),
+                        Entry::Vacant(slot) => {
+                            assert_eq!(result, Ok(()));
+                            slot.insert(hop);
+                            prefixes.push((key, len));
+                        }
+                    }
+                }
+                1 if !prefixes.is_empty() => {
+                    let i = rng.gen_range(0..prefixes.len());
+                    let (key, len) = prefixes.swap_remove(i);
+                    let old = reference.routes.remove(&(key, len)).unwrap();
+                    let removed = rib.delete(fam.net(key, len)).unwrap();
+                    assert_eq!(removed.nexthop, old);
+                    assert_eq!(rib.delete(fam.net(key, len)), Err(RouteError::NotFound));
+                }
+                _ if !prefixes.is_empty() => {
+                    let (key, len) = prefixes[rng.gen_range(0..prefixes.len())];
+                    let hop = nexthop(fam, &mut rng);
+                    let old = rib.change(route(fam, key, len, hop)).unwrap();
+                    assert_eq!(Some(old.nexthop), reference.routes.insert((key, len), hop));
+                }
+                _ => {}
+            }
+            if !batch {
+                replica.apply(&rib.take_update());
+            }
+        }
+        if batch {
+            replica.apply(&rib.take_update());
+        }
+        assert_eq!(rib.len(), reference.routes.len());
+        checked += check(
+            fam,
+            &mut rng,
+            &[&replica],
+            &reference,
+            &prefixes,
+            lookups_per_round,
+        );
+    }
+
+    // A full image (what a new CPU or a compaction gets) applied to a replica updated step by
+    // step and to an empty one must give both the same answers.
+    let image = rib.full_update();
+    replica.apply(&image);
+    let mut fresh = Replica::new();
+    fresh.apply(&image);
+    checked += check(
+        fam,
+        &mut rng,
+        &[&replica, &fresh],
+        &reference,
+        &prefixes,
+        lookups_per_round * 4,
+    );
+    // And both keep working with incremental updates after it.
+    let hop = nexthop(fam, &mut rng);
+    let (key, len) = fam.random_prefix(&mut rng, &prefixes);
+    if rib.add(route(fam, key, len, hop)).is_ok() {
+        reference.routes.insert((key, len), hop);
+        prefixes.push((key, len));
+    }
+    let update = rib.take_update();
+    replica.apply(&update);
+    fresh.apply(&update);
+    checked += check(
+        fam,
+        &mut rng,
+        &[&replica, &fresh],
+        &reference,
+        &prefixes,
+        lookups_per_round,
+    );
+    checked
+}
+
+#[test]
+fn ipv4_differential_over_table_sizes() {
+    let mut total = 0;
+    for (i, &(size, rounds, per_round)) in [
+        (1, 50, 2_000),
+        (40, 200, 1_000),
+        (2_000, 200, 1_500),
+        (60_000, 100, 4_000),
+    ]
+    .iter()
+    .enumerate()
+    {
+        total += differential(V4, 0x5eed_0400 + i as u64, size, rounds, per_round);
+    }
+    assert!(total >= 1_000_000, "only {total} lookups checked");
+}
+
+#[test]
+fn ipv6_differential_over_table_sizes() {
+    let mut total = 0;
+    for (i, &(size, rounds, per_round)) in [
+        (1, 50, 2_000),
+        (40, 200, 1_000),
+        (2_000, 200, 1_500),
+        (30_000, 100, 4_000),
+    ]
+    .iter()
+    .enumerate()
+    {
+        total += differential(V6, 0x5eed_0600 + i as u64, size, rounds, per_round);
+    }
+    assert!(total >= 1_000_000, "only {total} lookups checked");
+}
+
+#[test]
+fn default_route_changes_rebuild_everything_correctly() {
+    // A /0 covers every slot, which takes the full-rebuild path of an incremental update.
+    for fam in [V4, V6] {
+        let mut rng = SmallRng::seed_from_u64(7);
+        let mut rib = Rib::new();
+        let mut reference = NaiveLpm::default();
+        let mut prefixes = Vec::new();
+        for _ in 0..500 {
+            let (key, len) = fam.random_prefix(&mut rng, &prefixes);
+            let hop = nexthop(fam, &mut rng);
+            if len > 0 && rib.add(route(fam, key, len, hop)).is_ok() {
+                reference.routes.insert((key, len), hop);
+                prefixes.push((key, len));
+            }
+        }
+        let mut replica = Replica::new();
+        replica.apply(&rib.take_update());
+        for step in 0..4 {
+            let hop = nexthop(fam, &mut rng);
+            match step {
+                0 => rib.add(route(fam, 0, 0, hop)).unwrap(),
+                3 => {
+                    rib.delete(fam.net(0, 0)).unwrap();
+                }
+                _ => {
+                    rib.change(route(fam, 0, 0, hop)).unwrap();
+                }
+            }
+            if step == 3 {
+                reference.routes.remove(&(0, 0));
+            } else {
+                reference.routes.insert((0, 0), hop);
+            }
+            replica.apply(&rib.take_update());
+            check(fam, &mut rng, &[&replica], &reference, &prefixes, 20_000);
+        }
+    }
+}
