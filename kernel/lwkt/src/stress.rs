@@ -178,3 +178,59 @@ pub fn run_cpu<D: Doorbell>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(src: u16, dst: u16, seq: u64) -> SeqMsg {
+        SeqMsg {
+            src: CpuId(src),
+            dst: CpuId(dst),
+            seq,
+        }
+    }
+
+    #[test]
+    fn accepts_consecutive_per_pair() {
+        let mut c = PairChecker::new(CpuId(1), 3);
+        for seq in 0..5 {
+            assert_eq!(c.check(CpuId(0), msg(0, 1, seq)), Ok(()));
+            assert_eq!(c.check(CpuId(2), msg(2, 1, seq)), Ok(()));
+        }
+        assert_eq!(c.received_from(CpuId(0)), 5);
+        assert_eq!(c.received_from(CpuId(1)), 0);
+    }
+
+    #[test]
+    fn rejects_lost_duplicate_misrouted_and_forged() {
+        let mut c = PairChecker::new(CpuId(1), 2);
+        c.check(CpuId(0), msg(0, 1, 0)).unwrap();
+        let lost = c.check(CpuId(0), msg(0, 1, 2));
+        assert_eq!(
+            lost,
+            Err(StressError::OutOfSequence {
+                expected: 1,
+                msg: msg(0, 1, 2)
+            })
+        );
+        assert!(matches!(
+            c.check(CpuId(0), msg(0, 1, 0)),
+            Err(StressError::OutOfSequence { expected: 1, .. })
+        ));
+        assert!(matches!(
+            c.check(CpuId(0), msg(0, 0, 1)),
+            Err(StressError::Misrouted { .. })
+        ));
+        assert!(matches!(
+            c.check(CpuId(1), msg(0, 1, 1)),
+            Err(StressError::WrongSource { .. })
+        ));
+        assert!(matches!(
+            c.check(CpuId(5), msg(5, 1, 0)),
+            Err(StressError::WrongSource { .. })
+        ));
+        // The rejected messages did not advance the pair.
+        assert_eq!(c.check(CpuId(0), msg(0, 1, 1)), Ok(()));
+    }
+}

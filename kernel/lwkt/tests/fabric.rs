@@ -26,13 +26,17 @@ fn stress(ncpus: usize, capacity: usize, plan: StressPlan) -> Vec<CpuReport> {
                     fabric.doorbell().register(cpu(i));
                     let mut ep = fabric.endpoint(cpu(i)).expect("unclaimed");
                     barrier.wait();
-                    run_cpu(&mut ep, plan, &mut ParkHalt)
+                    run_cpu(&mut ep, plan, &mut ParkHalt::default())
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("CPU thread panicked").expect("stress check"))
+            .map(|h| {
+                h.join()
+                    .expect("CPU thread panicked")
+                    .expect("stress check")
+            })
             .collect()
     });
     let per_cpu = plan.per_pair * ncpus as u64;
@@ -83,7 +87,10 @@ fn full_queues_lose_nothing() {
             },
         )
     });
-    assert!(reports.iter().map(|r| r.full).sum::<u64>() > 0, "queues never filled");
+    assert!(
+        reports.iter().map(|r| r.full).sum::<u64>() > 0,
+        "queues never filled"
+    );
 }
 
 #[test]
@@ -171,71 +178,87 @@ fn doorbell_only_for_idle_and_once_per_idle_period() {
     assert_eq!(fabric.halts(cpu(1)), 1);
 }
 
-/// Tokens passed around a ring of CPUs: with few messages in flight the receiver of each
-/// hop is usually halted, so every hop needs the wake-up protocol to work. One lost
-/// wake-up stalls a token for good and the watchdog fails the test.
-#[test]
-fn token_ring_loses_no_wakeup() {
-    const NCPUS: usize = 4;
-    const TOKENS: u64 = 3;
-    const HOPS: u64 = 20_000; // per token
-    let (halts, rings) = with_watchdog("token_ring", LIMIT, || {
-        let fabric = Fabric::new(NCPUS, 8, ParkBell::new(NCPUS));
-        let barrier = Barrier::new(NCPUS);
-        let finished = AtomicU64::new(0);
-        thread::scope(|s| {
-            for i in 0..NCPUS {
-                let (fabric, barrier, finished) = (&fabric, &barrier, &finished);
-                s.spawn(move || {
-                    fabric.doorbell().register(cpu(i));
-                    let mut ep = fabric.endpoint(cpu(i)).unwrap();
-                    barrier.wait();
-                    let mut rng = Rng::new(i as u64 + 1);
-                    if i == 0 {
-                        for t in 0..TOKENS {
-                            ep.try_send(cpu(1), (t, 0u64)).unwrap();
-                        }
-                        ep.flush();
+/// Tokens passed between CPUs at random: with few messages in flight the receiver of each
+/// hop is often halted or about to halt, so every hop needs the wake-up protocol. CPUs poll
+/// a random number of times before halting, so a reply often lands just as the receiver
+/// gives up polling and publishes "idle" — the window a missing re-check would lose. With
+/// a single token a lost wake-up stalls the run for good and the watchdog fails the test.
+fn token_game(ncpus: usize, tokens: u64, hops: u64) -> (u64, u64) {
+    let fabric = Fabric::new(ncpus, 8, ParkBell::new(ncpus));
+    let barrier = Barrier::new(ncpus);
+    let finished = AtomicU64::new(0);
+    thread::scope(|s| {
+        for i in 0..ncpus {
+            let (fabric, barrier, finished) = (&fabric, &barrier, &finished);
+            s.spawn(move || {
+                fabric.doorbell().register(cpu(i));
+                let mut ep = fabric.endpoint(cpu(i)).unwrap();
+                barrier.wait();
+                let mut rng = Rng::new(i as u64 + 1);
+                if i == 0 {
+                    for t in 0..tokens {
+                        ep.try_send(cpu(1), (t, 0u64)).unwrap();
                     }
-                    // Everyone stops when all tokens finished; the last finisher posts a
-                    // work bit to every CPU so those that are halted wake and see it.
-                    while finished.load(Ordering::Acquire) < TOKENS {
-                        let mut out = Vec::new();
-                        ep.drain(usize::MAX, |_, (token, hops)| out.push((token, hops + 1)));
-                        let _ = ep.take_work();
-                        if out.is_empty() {
-                            ep.idle(&mut ParkHalt);
+                    ep.flush();
+                }
+                let mut polls_left = 0;
+                let mut halt = ParkHalt::default();
+                // Everyone stops when all tokens finished; the last finisher posts a work
+                // bit to every CPU so that halted ones wake up and see it.
+                while finished.load(Ordering::Acquire) < tokens {
+                    let mut out = Vec::new();
+                    ep.drain(usize::MAX, |_, (token, n)| out.push((token, n + 1)));
+                    let _ = ep.take_work();
+                    if out.is_empty() {
+                        if polls_left > 0 {
+                            polls_left -= 1;
+                            thread::yield_now();
+                        } else {
+                            ep.idle(&mut halt);
+                        }
+                        continue;
+                    }
+                    polls_left = rng.below(8).saturating_sub(4);
+                    for (token, n) in out {
+                        if n == hops {
+                            if finished.fetch_add(1, Ordering::AcqRel) + 1 == tokens {
+                                for c in 0..ncpus {
+                                    fabric.post_work(cpu(c), 1);
+                                }
+                            }
                             continue;
                         }
-                        for (token, hops) in out {
-                            if hops == HOPS {
-                                if finished.fetch_add(1, Ordering::AcqRel) + 1 == TOKENS {
-                                    for c in 0..NCPUS {
-                                        fabric.post_work(cpu(c), 1);
-                                    }
-                                }
-                                continue;
-                            }
-                            // Random next hop (never ourselves), sometimes after a pause
-                            // so the receiver has time to halt.
-                            let next = (i + 1 + rng.below(NCPUS as u64 - 1) as usize) % NCPUS;
-                            ep.try_send(cpu(next), (token, hops)).expect("room for tokens");
-                            if rng.below(4) == 0 {
-                                thread::yield_now();
-                            }
-                            ep.flush();
-                        }
+                        let next = (i + 1 + rng.below(ncpus as u64 - 1) as usize) % ncpus;
+                        ep.try_send(cpu(next), (token, n)).expect("room for tokens");
+                        ep.flush();
                     }
-                });
-            }
-        });
-        let halts: u64 = (0..NCPUS).map(|c| fabric.halts(cpu(c))).sum();
-        (halts, fabric.doorbell().rings())
+                }
+            });
+        }
     });
-    eprintln!("token ring: {halts} halts, {rings} rings");
-    // The test is only meaningful if CPUs really halted and were rung awake.
-    assert!(halts > 100, "only {halts} halts");
-    assert!(rings > 100, "only {rings} doorbells");
+    let halts = (0..ncpus).map(|c| fabric.halts(cpu(c))).sum();
+    let rings = fabric.doorbell().rings();
+    eprintln!("{ncpus} CPUs, {tokens} tokens: {halts} halts, {rings} rings");
+    (halts, rings)
+}
+
+#[test]
+fn ping_pong_loses_no_wakeup() {
+    let (halts, rings) = with_watchdog("ping_pong", LIMIT, || token_game(2, 1, 50_000));
+    // Only meaningful if CPUs really halted and were rung awake.
+    assert!(halts > 100 && rings > 100, "{halts} halts, {rings} rings");
+}
+
+#[test]
+fn token_ring_loses_no_wakeup() {
+    let (halts, rings) = with_watchdog("token_ring", LIMIT, || token_game(4, 1, 30_000));
+    assert!(halts > 100 && rings > 100, "{halts} halts, {rings} rings");
+}
+
+#[test]
+fn many_tokens_lose_no_wakeup() {
+    let (halts, rings) = with_watchdog("many_tokens", LIMIT, || token_game(4, 6, 10_000));
+    assert!(halts > 100 && rings > 100, "{halts} halts, {rings} rings");
 }
 
 /// Work posted by a "device" on another thread wakes a halted CPU every time.
@@ -254,10 +277,11 @@ fn posted_work_wakes_halted_cpu() {
                 let mut ep = ep;
                 barrier.wait();
                 let mut seen = 0u64;
+                let mut halt = ParkHalt::default();
                 while !stop.load(Ordering::Acquire) {
                     let bits = ep.take_work();
                     if bits == 0 {
-                        ep.idle(&mut ParkHalt);
+                        ep.idle(&mut halt);
                         continue;
                     }
                     seen += u64::from(bits.count_ones());
