@@ -38,7 +38,7 @@ pub fn run() -> ! {
         let Some(b) = q.pop() else {
             // Atomically enable interrupts and halt: a byte arriving in between still
             // wakes us.
-            x86_64::instructions::interrupts::enable_and_hlt();
+            crate::smp::halt_until_interrupt();
             continue;
         };
         x86_64::instructions::interrupts::enable();
@@ -123,17 +123,26 @@ pub fn execute(line: &str, out: &mut dyn Write) {
             let (mode, ver) = arch::apic::describe();
             let _ = writeln!(
                 out,
-                "CPU  APIC-ID  ACPI-UID  STATE    ({mode}, version {ver:#x})"
+                "CPU  APIC-ID  ACPI-UID  STATE     TICKS  BUSY  ({mode}, version {ver:#x})"
             );
-            for (i, c) in p.cpus.iter().enumerate() {
-                let st = if c.apic_id == arch::apic::id() {
-                    "online"
-                } else if c.enabled {
-                    "offline"
-                } else {
-                    "disabled"
+            for c in &p.cpus {
+                let cpu = arch::percpu::online().find(|x| x.apic_id == c.apic_id);
+                let (idx, st) = match cpu {
+                    Some(x) => (alloc::format!("{}", x.index), "online"),
+                    None if c.enabled => ("-".into(), "offline"),
+                    None => ("-".into(), "disabled"),
                 };
-                let _ = writeln!(out, "{i:<4} {:<8} {:<9} {st}", c.apic_id, c.processor_uid);
+                let (ticks, busy) = cpu.map_or((0, 0), |x| {
+                    (
+                        x.ticks.load(core::sync::atomic::Ordering::Relaxed),
+                        x.busy_percent(),
+                    )
+                });
+                let _ = writeln!(
+                    out,
+                    "{idx:<4} {:<8} {:<9} {st:<9} {ticks:>5} {busy:>4}%",
+                    c.apic_id, c.processor_uid
+                );
             }
             Ok(())
         }

@@ -160,7 +160,7 @@ fn paging_stack_guard() -> TestResult {
 }
 
 fn ist_stacks_guarded() -> TestResult {
-    let t = crate::state_cpu_tables();
+    let t = crate::arch::percpu::current().tables;
     let ist = t.tss.interrupt_stack_table;
     for (i, top) in ist.iter().take(6).enumerate() {
         let top = top.as_u64();

@@ -20,16 +20,8 @@ mod log;
 mod mem;
 mod pci;
 mod phys;
+mod smp;
 mod state;
-
-use arch::gdt::CpuTables;
-
-static BSP_TABLES: spin::Once<&'static CpuTables> = spin::Once::new();
-
-/// This CPU's descriptor tables (BSP only until SMP bring-up).
-pub fn state_cpu_tables() -> &'static CpuTables {
-    BSP_TABLES.get().expect("GDT is set up during boot")
-}
 
 /// Entered from `boot`'s trampoline in long mode on the boot stack, with `magic`/`info`
 /// as the boot protocol left them in eax/ebx.
@@ -49,6 +41,7 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     mem::frames::init(bi);
     let usable = bi.usable_bytes();
     mem::heap::init(((usable / 8) as usize).clamp(4 << 20, 64 << 20));
+    arch::smp::install_trampoline();
     let max_phys = bi
         .regions()
         .iter()
@@ -66,7 +59,6 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     );
 
     let tables = arch::gdt::init_cpu();
-    BSP_TABLES.call_once(|| tables);
     arch::trap::init_cpu(tables.code.0);
 
     let platform = match acpi::init(bi.rsdp) {
@@ -75,6 +67,7 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     };
     let platform = state::set_platform(platform);
     arch::apic::init_cpu(true);
+    arch::percpu::init(0, arch::apic::id(), tables);
     for io in &platform.ioapics {
         io.mask_all();
     }
@@ -123,9 +116,10 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
         ktest::run(filter);
     }
 
+    let online = smp::start_aps();
     let boot_ms = arch::time::now_ns() / 1_000_000;
     kprintln!(
-        "damselfly: ready cpus={} online=1 boot_ms={boot_ms}",
+        "damselfly: ready cpus={} online={online} boot_ms={boot_ms}",
         platform.enabled_cpus()
     );
     console::run()

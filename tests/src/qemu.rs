@@ -171,7 +171,10 @@ pub enum Verdict {
 #[derive(Clone, Debug)]
 pub struct Ready {
     pub line: String,
+    /// CPUs in the ACPI MADT.
     pub cpus: u32,
+    /// CPUs brought online.
+    pub online: u32,
     pub boot_ms: u64,
     /// Wall time from spawning QEMU to the ready line.
     pub wall: Duration,
@@ -299,6 +302,7 @@ impl Qemu {
         };
         Ok(Ready {
             cpus: field("cpus=").ok_or_else(|| format!("no cpus= in {line:?}"))? as u32,
+            online: field("online=").ok_or_else(|| format!("no online= in {line:?}"))? as u32,
             boot_ms: field("boot_ms=").ok_or_else(|| format!("no boot_ms= in {line:?}"))?,
             line,
             wall,

@@ -208,3 +208,40 @@ impl IoApic {
         self.reg_write(0x10 + 2 * pin, lo);
     }
 }
+
+const REG_ICR_LOW: u32 = 0x300;
+const REG_ICR_HIGH: u32 = 0x310;
+
+/// Writes the interrupt command register: `low` to the CPU with APIC id `dest`.
+fn icr_send(dest: u32, low: u32) {
+    if X2APIC.load(Ordering::Relaxed) {
+        // SAFETY: the x2APIC ICR is one 64-bit MSR (0x830); writing it sends the IPI.
+        unsafe {
+            Msr::new(X2APIC_MSR_BASE + REG_ICR_LOW / 16).write(((dest as u64) << 32) | low as u64)
+        }
+    } else {
+        write(REG_ICR_HIGH, dest << 24);
+        write(REG_ICR_LOW, low);
+        // Wait for the local APIC to accept it (delivery status).
+        let mut spins = 0;
+        while read(REG_ICR_LOW) & (1 << 12) != 0 && spins < 1_000_000 {
+            core::hint::spin_loop();
+            spins += 1;
+        }
+    }
+}
+
+/// INIT IPI (assert, level-triggered).
+pub fn send_init(dest: u32) {
+    icr_send(dest, 0x0000_c500);
+}
+
+/// STARTUP IPI: the AP starts in real mode at `vector << 12`.
+pub fn send_startup(dest: u32, vector: u8) {
+    icr_send(dest, 0x0000_4600 | vector as u32);
+}
+
+/// A fixed-vector interrupt to one CPU.
+pub fn send_ipi(dest: u32, vector: u8) {
+    icr_send(dest, 0x0000_4000 | vector as u32);
+}

@@ -7,8 +7,10 @@ pub mod fault;
 pub mod gdt;
 #[cfg(target_os = "linux")]
 mod membuiltins;
+pub mod percpu;
 pub mod qemu;
 pub mod serial;
+pub mod smp;
 pub mod time;
 pub mod trap;
 

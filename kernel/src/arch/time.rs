@@ -9,7 +9,6 @@ const PIT_HZ: u64 = 1_193_182;
 
 static TSC_HZ: AtomicU64 = AtomicU64::new(0);
 static TSC_BOOT: AtomicU64 = AtomicU64::new(0);
-static TICKS: AtomicU64 = AtomicU64::new(0);
 /// LAPIC timer ticks per second, divide-by-16.
 static LAPIC_HZ: AtomicU64 = AtomicU64::new(0);
 
@@ -63,7 +62,9 @@ pub fn init() {
     let elapsed = u32::MAX - apic::timer_current();
     LAPIC_HZ.store(elapsed as u64 * 100, Ordering::Relaxed);
     super::trap::register(apic::TIMER_VECTOR, |_| {
-        TICKS.fetch_add(1, Ordering::Relaxed);
+        super::percpu::current()
+            .ticks
+            .fetch_add(1, Ordering::Relaxed);
     });
     start_tick();
 }
@@ -94,7 +95,15 @@ pub fn now_ns() -> u64 {
     ((d as u128) * 1_000_000_000 / hz as u128) as u64
 }
 
-/// Timer interrupts taken since boot.
+/// Timer interrupts this CPU has taken since it started.
 pub fn ticks() -> u64 {
-    TICKS.load(Ordering::Relaxed)
+    super::percpu::current().ticks.load(Ordering::Relaxed)
+}
+
+/// Busy-waits `us` microseconds (boot-time only: AP start-up, device resets).
+pub fn delay_us(us: u64) {
+    let end = now_ns() + us * 1000;
+    while now_ns() < end {
+        core::hint::spin_loop();
+    }
 }

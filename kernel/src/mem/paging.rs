@@ -160,6 +160,9 @@ pub fn init(max_phys: u64) -> u64 {
     // Null pointers fault.
     // SAFETY: as above.
     unsafe { set_4k(pml4, 0, None) };
+    // The AP start-up code, copied there by `arch::smp::install_trampoline`: read+execute.
+    // SAFETY: as above.
+    unsafe { set_4k(pml4, crate::arch::smp::TRAMPOLINE, Some(F::PRESENT)) };
 
     // SAFETY: the new tables map everything the kernel touches (its image, all RAM, the
     // devices below 4 GiB) with rights at least as strict as the code needs.
