@@ -132,9 +132,10 @@ impl<T> TimerWheel<T> {
         Some(self.release(id.index))
     }
 
-    /// Move time to `now_ns` and hand every timer now due to `fire`, in deadline order
-    /// (ties in any order). Time never goes backwards: an earlier `now_ns` fires only
-    /// what is already overdue.
+    /// Move time to `now_ns` and hand every timer now due to `fire`: first those armed
+    /// with a deadline already passed (in any order), then the others in deadline order
+    /// (ties in any order). Time never goes backwards: an earlier `now_ns` fires only what
+    /// is already overdue.
     pub fn advance(&mut self, now_ns: u64, mut fire: impl FnMut(TimerId, T)) {
         let target = (now_ns >> self.tick_shift).max(self.elapsed);
         self.fire_ready(&mut fire);
