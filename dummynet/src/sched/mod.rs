@@ -1,0 +1,127 @@
+//! Packet schedulers: which queued packet goes on the link next.
+//!
+//! - [`fifo`]: arrival order.
+//! - [`wf2q`]: WF2Q+, weighted fair, O(log n).
+//! - [`qfq`]: Quick Fair Queueing, weighted fair, O(1).
+//! - [`drr`]: deficit round robin (`rr`).
+//! - [`fq_codel`]: FQ-CoDel, hashed flows with CoDel each.
+//! - [`heap`]: the wrap-around virtual-time heap WF2Q+ uses.
+
+pub mod drr;
+pub mod fifo;
+pub mod fq_codel;
+pub mod heap;
+pub mod qfq;
+pub mod wf2q;
+
+use alloc::vec::Vec;
+use core::fmt;
+
+use crate::packet::Packet;
+use crate::queue::Queued;
+pub use fq_codel::FqCodelParams;
+
+/// `sched N config type …`.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum SchedKind {
+    #[default]
+    Fifo,
+    Wf2qPlus,
+    Rr,
+    Qfq,
+    FqCodel(FqCodelParams),
+}
+
+impl SchedKind {
+    /// The name `show` prints (FreeBSD's upper-case type names).
+    pub fn name(&self) -> &'static str {
+        match self {
+            SchedKind::Fifo => "FIFO",
+            SchedKind::Wf2qPlus => "WF2Q+",
+            SchedKind::Rr => "RR",
+            SchedKind::Qfq => "QFQ",
+            SchedKind::FqCodel(_) => "FQ_CODEL",
+        }
+    }
+
+    /// FQ-CoDel keeps its own shared limit and AQM; the flowset's queue limit does not apply.
+    pub fn uses_queue_limits(&self) -> bool {
+        !matches!(self, SchedKind::FqCodel(_))
+    }
+}
+
+impl fmt::Display for SchedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One scheduler instance's discipline and the packets it holds.
+#[derive(Debug)]
+pub enum Discipline<P> {
+    Fifo(fifo::Fifo<P>),
+    Wf2q(wf2q::Wf2q<P>),
+    /// Boxed: its 25 groups of 32 buckets make it large.
+    Qfq(alloc::boxed::Box<qfq::Qfq<P>>),
+    Rr(drr::Drr<P>),
+    FqCodel(fq_codel::FqCodel<P>),
+}
+
+impl<P: Packet> Discipline<P> {
+    pub fn new(kind: &SchedKind) -> Self {
+        match kind {
+            SchedKind::Fifo => Discipline::Fifo(fifo::Fifo::new()),
+            SchedKind::Wf2qPlus => Discipline::Wf2q(wf2q::Wf2q::new()),
+            SchedKind::Qfq => Discipline::Qfq(alloc::boxed::Box::default()),
+            SchedKind::Rr => Discipline::Rr(drr::Drr::new()),
+            SchedKind::FqCodel(p) => Discipline::FqCodel(fq_codel::FqCodel::new(*p)),
+        }
+    }
+
+    /// A dynamic queue was created in the instance with index `q`.
+    pub fn add_queue(&mut self, q: u32, weight: u32) {
+        match self {
+            Discipline::Wf2q(s) => s.add_queue(q, weight),
+            Discipline::Qfq(s) => s.add_queue(q, weight),
+            Discipline::Rr(s) => s.add_queue(q, weight),
+            Discipline::Fifo(_) | Discipline::FqCodel(_) => {}
+        }
+    }
+
+    /// Queue a packet; a discipline with a shared limit may push a victim to `drops`.
+    pub fn enqueue(&mut self, item: Queued<P>, drops: &mut Vec<Queued<P>>) {
+        match self {
+            Discipline::Fifo(s) => s.enqueue(item),
+            Discipline::Wf2q(s) => s.enqueue(item),
+            Discipline::Qfq(s) => s.enqueue(item),
+            Discipline::Rr(s) => s.enqueue(item),
+            Discipline::FqCodel(s) => s.enqueue(item, drops),
+        }
+    }
+
+    /// The next packet to transmit at `now_ns`; AQM victims go to `drops`.
+    pub fn dequeue(&mut self, now_ns: u64, drops: &mut Vec<Queued<P>>) -> Option<Queued<P>> {
+        match self {
+            Discipline::Fifo(s) => s.dequeue(),
+            Discipline::Wf2q(s) => s.dequeue(),
+            Discipline::Qfq(s) => s.dequeue(),
+            Discipline::Rr(s) => s.dequeue(),
+            Discipline::FqCodel(s) => s.dequeue(now_ns, drops),
+        }
+    }
+
+    /// Packets held.
+    pub fn len(&self) -> usize {
+        match self {
+            Discipline::Fifo(s) => s.packets(),
+            Discipline::Wf2q(s) => s.packets(),
+            Discipline::Qfq(s) => s.packets(),
+            Discipline::Rr(s) => s.packets(),
+            Discipline::FqCodel(s) => s.packets(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
