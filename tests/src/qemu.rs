@@ -54,6 +54,8 @@ pub struct QemuConfig {
     pub debug_exit: bool,
     /// A boot module (`-initrd`) for PVH boots.
     pub initrd: Option<PathBuf>,
+    /// Network namespace to run QEMU in (tap NICs are created there).
+    pub netns: Option<String>,
 }
 
 impl QemuConfig {
@@ -68,6 +70,7 @@ impl QemuConfig {
             extra: Vec::new(),
             debug_exit: true,
             initrd: None,
+            netns: None,
         }
     }
 
@@ -200,7 +203,16 @@ pub struct Qemu {
 impl Qemu {
     /// Starts QEMU with `cfg`; serial output is collected from now on.
     pub fn boot(cfg: QemuConfig) -> std::io::Result<Qemu> {
-        let mut child = Command::new("qemu-system-x86_64")
+        let mut cmd = match &cfg.netns {
+            Some(ns) => {
+                // `ip netns exec` execs QEMU in place: the child's pid is QEMU's.
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "qemu-system-x86_64"]);
+                c
+            }
+            None => Command::new("qemu-system-x86_64"),
+        };
+        let mut child = cmd
             .args(cfg.args())
             .args(["-serial", "stdio", "-monitor", "none"])
             .stdin(Stdio::piped())

@@ -1,0 +1,282 @@
+//! The lan/wan test topology: network namespaces on the host, each holding the tap behind
+//! one NIC of the VM.
+//!
+//! QEMU runs in a namespace of its own and creates its taps there by name; once it is up,
+//! each tap is moved into the `lan` or `wan` namespace and given its address. Names are
+//! unique per topology so tests can run in parallel. Addresses come only from the RFC 2544
+//! benchmarking ranges (198.18.0.0/15, 2001:2::/48). Everything is removed on drop, by
+//! name, even when the test failed.
+
+use crate::qemu::{Qemu, QemuConfig};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// True when running as root (namespaces and taps need it).
+pub fn is_root() -> bool {
+    // The effective uid, from /proc (no libc binding needed).
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2))
+                .map(|u| u == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// Panics unless root: tests that need namespaces are `#[ignore]`d for non-root runs by
+/// `cargo xtask test`, so reaching here as non-root means someone forced them.
+pub fn require_root() {
+    assert!(
+        is_root(),
+        "this test needs root (network namespaces and tap devices)"
+    );
+}
+
+/// Runs `ip` with `args`, panicking with its stderr on failure.
+pub fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip");
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Runs a command inside namespace `ns` and returns its output (whatever its status).
+pub fn exec(ns: &str, cmd: &[&str]) -> std::process::Output {
+    Command::new("ip")
+        .args(["netns", "exec", ns])
+        .args(cmd)
+        .output()
+        .expect("run ip netns exec")
+}
+
+/// One side of the topology: a namespace with the tap of one VM NIC.
+#[derive(Clone, Debug)]
+pub struct Side {
+    /// Namespace name.
+    pub ns: String,
+    /// Tap name (inside `ns` once moved).
+    pub tap: String,
+    /// The host's IPv4 address with prefix length, e.g. "198.18.0.2/24".
+    pub v4: String,
+    /// The host's IPv6 address with prefix length.
+    pub v6: String,
+}
+
+impl Side {
+    /// The IPv4 address without prefix.
+    pub fn addr4(&self) -> &str {
+        self.v4.split('/').next().unwrap_or("")
+    }
+
+    /// The IPv6 address without prefix.
+    pub fn addr6(&self) -> &str {
+        self.v6.split('/').next().unwrap_or("")
+    }
+
+    /// Runs a command in this side's namespace.
+    pub fn exec(&self, cmd: &[&str]) -> std::process::Output {
+        exec(&self.ns, cmd)
+    }
+
+    /// Spawns a background command in this side's namespace.
+    pub fn spawn(&self, cmd: &[&str]) -> std::process::Child {
+        Command::new("ip")
+            .args(["netns", "exec", &self.ns])
+            .args(cmd)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn in namespace")
+    }
+}
+
+/// Addressing of the two sides.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    /// One subnet across both sides (the VM bridges): lan 198.18.0.2, wan 198.18.0.3.
+    Bridged,
+    /// Two subnets (the VM routes): lan 198.18.0.2/24 via 198.18.0.1, wan 198.18.1.2/24 via
+    /// 198.18.1.1; IPv6 2001:2::/64 and 2001:2:0:1::/64 likewise.
+    Routed,
+}
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A VM between two namespaces. Dropping it stops QEMU and deletes the namespaces.
+pub struct Topology {
+    pub qemu: Qemu,
+    pub lan: Side,
+    pub wan: Side,
+    qns: String,
+}
+
+impl Topology {
+    /// Boots `cfg` with two tap NICs of QEMU model `lan_model` and `wan_model` (in that
+    /// PCI order), waits for `damselfly: ready`, then wires the taps into fresh `lan` and
+    /// `wan` namespaces.
+    pub fn start(
+        cfg: QemuConfig,
+        lan_model: &str,
+        wan_model: &str,
+        addressing: Addressing,
+    ) -> Topology {
+        require_root();
+        let id = format!(
+            "{}{}",
+            std::process::id() % 100_000,
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let qns = format!("dfq{id}");
+        let (lan_v4, wan_v4, lan_v6, wan_v6) = match addressing {
+            Addressing::Bridged => (
+                "198.18.0.2/24",
+                "198.18.0.3/24",
+                "2001:2::2/64",
+                "2001:2::3/64",
+            ),
+            Addressing::Routed => (
+                "198.18.0.2/24",
+                "198.18.1.2/24",
+                "2001:2::2/64",
+                "2001:2:0:1::2/64",
+            ),
+        };
+        let lan = Side {
+            ns: format!("dfl{id}"),
+            tap: format!("dft{id}l"),
+            v4: lan_v4.into(),
+            v6: lan_v6.into(),
+        };
+        let wan = Side {
+            ns: format!("dfw{id}"),
+            tap: format!("dft{id}w"),
+            v4: wan_v4.into(),
+            v6: wan_v6.into(),
+        };
+        // Namespaces first, so the guard below cleans them whatever happens next.
+        let guard = NsGuard(vec![qns.clone(), lan.ns.clone(), wan.ns.clone()]);
+        for ns in &guard.0 {
+            ip(&["netns", "add", ns]);
+            ip(&["-n", ns, "link", "set", "lo", "up"]);
+        }
+        let mut cfg = cfg;
+        cfg.netns = Some(qns.clone());
+        for (i, (side, model)) in [(&lan, lan_model), (&wan, wan_model)]
+            .into_iter()
+            .enumerate()
+        {
+            let mq = if model.starts_with("virtio") && cfg.smp > 1 {
+                format!(",queues={}", cfg.smp)
+            } else {
+                String::new()
+            };
+            cfg.extra.extend([
+                "-netdev".into(),
+                format!(
+                    "tap,id=t{i},ifname={},script=no,downscript=no{mq}",
+                    side.tap
+                ),
+                "-device".into(),
+                if mq.is_empty() {
+                    format!("{model},netdev=t{i},mac=52:54:00:12:34:{:02x}", 0x10 + i)
+                } else {
+                    format!(
+                        "{model},netdev=t{i},mac=52:54:00:12:34:{:02x},mq=on,vectors={}",
+                        0x10 + i,
+                        2 * cfg.smp + 2
+                    )
+                },
+            ]);
+        }
+        let mut qemu = Qemu::boot(cfg).expect("start qemu");
+        if let Err(e) = qemu.wait_ready() {
+            panic!("{e}");
+        }
+        for side in [&lan, &wan] {
+            ip(&["-n", &qns, "link", "set", &side.tap, "netns", &side.ns]);
+            let _ = exec(
+                &side.ns,
+                &["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"],
+            );
+            ip(&["-n", &side.ns, "link", "set", &side.tap, "up"]);
+            ip(&["-n", &side.ns, "addr", "add", &side.v4, "dev", &side.tap]);
+            ip(&[
+                "-n", &side.ns, "addr", "add", &side.v6, "dev", &side.tap, "nodad",
+            ]);
+        }
+        if addressing == Addressing::Routed {
+            ip(&[
+                "-n",
+                &lan.ns,
+                "route",
+                "add",
+                "198.18.0.0/15",
+                "via",
+                "198.18.0.1",
+            ]);
+            ip(&[
+                "-n",
+                &wan.ns,
+                "route",
+                "add",
+                "198.18.0.0/15",
+                "via",
+                "198.18.1.1",
+            ]);
+            ip(&[
+                "-n",
+                &lan.ns,
+                "-6",
+                "route",
+                "add",
+                "2001:2::/48",
+                "via",
+                "2001:2::1",
+            ]);
+            ip(&[
+                "-n",
+                &wan.ns,
+                "-6",
+                "route",
+                "add",
+                "2001:2::/48",
+                "via",
+                "2001:2:0:1::1",
+            ]);
+        }
+        std::mem::forget(guard);
+        Topology {
+            qemu,
+            lan,
+            wan,
+            qns,
+        }
+    }
+}
+
+impl Drop for Topology {
+    fn drop(&mut self) {
+        // QEMU first (its taps go with it), then the namespaces.
+        drop(NsGuard(vec![
+            self.qns.clone(),
+            self.lan.ns.clone(),
+            self.wan.ns.clone(),
+        ]));
+    }
+}
+
+/// Deletes namespaces by name when dropped.
+struct NsGuard(Vec<String>);
+
+impl Drop for NsGuard {
+    fn drop(&mut self) {
+        for ns in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", ns]).output();
+        }
+    }
+}
