@@ -1,5 +1,4 @@
-//! One CPU's LWKT state: its fabric [`Endpoint`], its ports and its scheduler, plus the
-//! run-to-completion thread runner [`Lwkt`].
+//! One CPU's LWKT state: its fabric [`Endpoint`], its ports and its scheduler.
 //!
 //! A [`Cpu`] is owned by its CPU and never shared; everything another CPU needs goes
 //! through the fabric. Operations that may have to wait (a full queue, a reply) take a
@@ -8,12 +7,11 @@
 //! this CPU's inbound queues between calls to `wait`, so two CPUs blocked on each other's
 //! full queues both make progress.
 
-use alloc::boxed::Box;
 use alloc::vec::Vec;
 
 use crate::ipiq::{Doorbell, Endpoint, Fabric, Halt};
 use crate::port::{Envelope, Incoming, Port, PortId, ReplyTo};
-use crate::sched::{Sched, ThreadId, Yield};
+use crate::sched::{Sched, ThreadId};
 use crate::CpuId;
 
 /// The fabric type that carries port messages with bodies of type `P`.
@@ -163,10 +161,9 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
     /// Send-and-wait-for-reply: send a request from our port `from` and wait for its reply.
     /// Other messages arriving at `from` meanwhile stay queued, in order.
     ///
-    /// In the run-to-completion model the caller's thread cannot run other threads of this
-    /// CPU while it waits, so it must not call a service that calls back into this CPU's
-    /// threads; threads that serve requests should use [`Cpu::request`] and handle the
-    /// reply as a message instead.
+    /// `wait` only relaxes here, so no other thread of this CPU runs until the reply is in:
+    /// the service called must not need one. [`crate::runner::Lwkt::call`] runs this CPU's
+    /// other threads while it waits.
     pub fn call(&mut self, to: PortId, from: u16, body: P, mut wait: impl FnMut(&mut Self)) -> P {
         let tag = self.request(to, from, body, &mut wait);
         self.wait_reply(from, tag, wait)
@@ -177,15 +174,17 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
         self.ep.flush();
         loop {
             self.pump(PUMP_BUDGET);
-            if let Some(body) = self
-                .ports
-                .get_mut(usize::from(from))
-                .and_then(|p| p.take_reply(tag))
-            {
+            if let Some(body) = self.take_reply(from, tag) {
                 return body;
             }
             wait(self);
         }
+    }
+
+    /// Take the reply tagged `tag` from our port `from`, if it is in; other messages stay
+    /// queued in order.
+    pub fn take_reply(&mut self, from: u16, tag: u32) -> Option<P> {
+        self.ports.get_mut(usize::from(from))?.take_reply(tag)
     }
 
     /// Answer a request.
@@ -231,7 +230,7 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
 
     /// The idle protocol ([`Endpoint::idle`]); call it only when the scheduler has nothing
     /// runnable. Returns whether the CPU halted.
-    pub fn idle(&mut self, halt: &mut impl Halt) -> bool {
+    pub fn idle<H: Halt + ?Sized>(&mut self, halt: &mut H) -> bool {
         self.ep.idle(halt)
     }
 }
@@ -249,81 +248,5 @@ fn deliver<P>(
             sched.wake(p.owner);
         }
         None => *misaddressed += 1,
-    }
-}
-
-/// A cooperative kernel thread in the run-to-completion style: each call handles some
-/// work (typically: drain its port) and says how it gave the CPU back. Kernel threads that
-/// own a stack instead can use [`Sched`] directly.
-pub trait Thread<P, D: Doorbell> {
-    /// Run until a yield point. `me` is this thread's id on `cpu`.
-    fn run(&mut self, me: ThreadId, cpu: &mut Cpu<'_, P, D>) -> Yield;
-}
-
-/// What one [`Lwkt::step`] did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Ran this thread once.
-    Ran(ThreadId),
-    /// Nothing runnable: time for [`Cpu::idle`].
-    Idle,
-}
-
-/// A CPU's run-to-completion thread runner: its [`Cpu`] and its threads.
-pub struct Lwkt<'f, P, D: Doorbell> {
-    cpu: Cpu<'f, P, D>,
-    threads: Vec<Option<Box<dyn Thread<P, D> + 'f>>>,
-}
-
-impl<'f, P, D: Doorbell> Lwkt<'f, P, D> {
-    /// A runner with no threads on `cpu`.
-    pub fn new(cpu: Cpu<'f, P, D>) -> Self {
-        Lwkt {
-            cpu,
-            threads: Vec::new(),
-        }
-    }
-
-    /// This CPU's state.
-    pub fn cpu(&mut self) -> &mut Cpu<'f, P, D> {
-        &mut self.cpu
-    }
-
-    /// Add a thread; it runs once soon to set itself up. Open its ports with the returned
-    /// id ([`Cpu::open_port`]).
-    pub fn spawn(&mut self, thread: Box<dyn Thread<P, D> + 'f>) -> ThreadId {
-        let id = self.cpu.sched.add_thread();
-        debug_assert_eq!(id.index(), self.threads.len());
-        self.threads.push(Some(thread));
-        id
-    }
-
-    /// One scheduling decision: pump inbound messages and work bits, then run the next
-    /// runnable thread once and flush its sends (one batch = one thread run).
-    pub fn step(&mut self) -> Step {
-        self.cpu.pump(PUMP_BUDGET);
-        let Some(t) = self.cpu.sched.pick() else {
-            return Step::Idle;
-        };
-        let Some(mut thread) = self.threads.get_mut(t.index()).and_then(Option::take) else {
-            return Step::Ran(t);
-        };
-        let how = thread.run(t, &mut self.cpu);
-        self.cpu.flush();
-        if how != Yield::Exit {
-            self.threads[t.index()] = Some(thread);
-        }
-        self.cpu.sched.yielded(t, how);
-        Step::Ran(t)
-    }
-
-    /// Run threads, halting through `halt` when there is nothing to do, until `done`
-    /// returns true (checked between steps).
-    pub fn run_until(&mut self, halt: &mut impl Halt, mut done: impl FnMut(&mut Self) -> bool) {
-        while !done(self) {
-            if self.step() == Step::Idle {
-                self.cpu.idle(halt);
-            }
-        }
     }
 }

@@ -411,7 +411,7 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
     /// (a return does not promise work: wake-ups may be spurious).
     ///
     /// Must not be called while a send is blocked on a full queue (see the module docs).
-    pub fn idle(&mut self, halt: &mut impl Halt) -> bool {
+    pub fn idle<H: Halt + ?Sized>(&mut self, halt: &mut H) -> bool {
         self.flush();
         let shared = &self.fabric.cpus[self.cpu.index()].0;
         halt.disable_interrupts();

@@ -14,8 +14,9 @@
 //!   wake them; pure decision logic, no context switch.
 //! - [`port`]: message ports owned by threads, the wire envelope, and what a thread receives.
 //! - [`cpu`]: one CPU's LWKT state glued together ([`cpu::Cpu`]: fabric endpoint + ports +
-//!   scheduler) with async send, request/reply, send-and-wait, and the run-to-completion thread
-//!   runner [`cpu::Lwkt`].
+//!   scheduler) with async send, request/reply and send-and-wait.
+//! - [`runner`]: the run-to-completion thread runner [`runner::Lwkt`]: threads, the step and
+//!   idle loop, and waits (reply, visit) that keep the CPU's other threads running.
 //! - [`visit`]: "visit every CPU in turn, then reply", used for route and config replication.
 //! - [`timer`]: a hierarchical timer wheel keyed by a monotonic nanosecond time passed in.
 //! - [`stress`]: sequence-numbered messages, a per-pair checker and a per-CPU stress loop,
@@ -28,6 +29,7 @@ extern crate alloc;
 pub mod cpu;
 pub mod ipiq;
 pub mod port;
+pub mod runner;
 pub mod sched;
 pub mod stress;
 pub mod timer;

@@ -4,7 +4,7 @@
 //! cooperative and run until they yield; this module only decides *which* thread runs next
 //! and *whether* the CPU has nothing to do. Saving and restoring registers (if the kernel
 //! gives threads their own stacks) or calling a run-to-completion thread (as
-//! [`crate::cpu::Lwkt`] does) is the caller's business.
+//! [`crate::runner::Lwkt`] does) is the caller's business.
 //!
 //! Interrupts never switch threads. A handler sets a *work bit* on its own CPU
 //! ([`crate::ipiq::Fabric::raise_local`]) and returns; the scheduler later turns the bits

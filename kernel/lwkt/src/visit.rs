@@ -70,9 +70,9 @@ impl<P, D: Doorbell> Cpu<'_, P, D> {
     /// Visit every CPU and wait for the body to come back.
     ///
     /// The visit also reaches `port` on this CPU, whose owner must get to run while we
-    /// wait: so `wait` must let this CPU's other threads run (for instance a kernel thread
-    /// with its own stack that switches away). A run-to-completion thread uses
-    /// [`Cpu::visit_start`] and handles the reply as a message instead.
+    /// wait: here `wait` only relaxes, so this suits a caller that is not itself one of the
+    /// CPU's threads. A thread uses [`crate::runner::Lwkt::visit_all`], which runs the
+    /// CPU's other threads while it waits.
     pub fn visit_all(
         &mut self,
         port: u16,
