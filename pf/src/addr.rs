@@ -38,7 +38,8 @@ impl Af {
     }
 }
 
-/// An address with a prefix length; the host bits are always zero.
+/// An address with a prefix length; the host bits are zero (except for
+/// [`IpPrefix::unmasked`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IpPrefix {
     addr: IpAddr,
@@ -70,6 +71,15 @@ impl IpPrefix {
         IpPrefix { addr, len }
     }
 
+    /// `addr/len` keeping the host bits, as 2002-era pfctl printed
+    /// interface networks.
+    pub fn unmasked(addr: IpAddr, len: u8) -> IpPrefix {
+        IpPrefix {
+            addr,
+            len: len.min(Af::of(&addr).max_prefix()),
+        }
+    }
+
     /// A single host.
     pub fn host(addr: IpAddr) -> IpPrefix {
         IpPrefix::new(addr, Af::of(&addr).max_prefix())
@@ -97,7 +107,8 @@ impl IpPrefix {
 
     /// True if `a` lies inside this prefix.
     pub fn contains(&self, a: &IpAddr) -> bool {
-        Af::of(a) == self.af() && IpPrefix::new(*a, self.len).addr == self.addr
+        Af::of(a) == self.af()
+            && IpPrefix::new(*a, self.len).addr == IpPrefix::new(self.addr, self.len).addr
     }
 }
 

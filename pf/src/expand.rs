@@ -267,7 +267,9 @@ impl Parser<'_> {
                 .find_map(|a| a.addr.af());
             r.af = lit;
         }
-        let pool_af = spec.af_to.as_ref().map(|a| a.af).or(r.af);
+        // route-to and dup-to send translated packets; reply-to answers
+        // in the original family.
+        let naf = spec.af_to.as_ref().map(|a| a.af).or(r.af);
         if let Some(p) = &spec.nat {
             let mut p = self.fix_pool(spec, p, r.af, false)?;
             if p.static_port {
@@ -302,7 +304,11 @@ impl Parser<'_> {
         if let Some((kind, p)) = &spec.route {
             let has_addr = p.addrs.iter().any(|a| a.addr != Address::Any);
             // `prefer-ipv6-nexthop` lets IPv4 traffic use IPv6 next hops.
-            let filter_af = if p.prefer_ipv6_nexthop { None } else { pool_af };
+            let filter_af = match kind {
+                _ if p.prefer_ipv6_nexthop => None,
+                RouteKind::ReplyTo => r.af,
+                _ => naf,
+            };
             let p = if has_addr {
                 self.fix_pool(spec, p, filter_af, true)?
             } else {
@@ -313,6 +319,8 @@ impl Parser<'_> {
         let tcp_or_any = r.proto.is_none_or(|p| p == IPPROTO_TCP);
         let pass = r.action == Action::Pass && !is_anchor;
         r.state = match spec.state {
+            // Block rules never create state.
+            _ if r.action == Action::Block => StateMode::None,
             Some(s) => s,
             None if pass && self.dialect.implicit_keep_state => StateMode::Keep,
             None => StateMode::None,

@@ -196,7 +196,7 @@ impl Lexer {
             let (file, line) = self.line();
             let tok = |t: Tok| Ok(Token { tok: t, line, file });
             match c {
-                b' ' | b'\t' | b'\r' => self.bump(),
+                b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c' => self.bump(),
                 b'\\' if matches!(self.peek_byte_at(1), Some(b'\n')) => {
                     self.bump();
                     self.bump();

@@ -240,6 +240,11 @@ impl Parser<'_> {
     }
 
     fn statement(&mut self, anchor: &mut Anchor) -> Result<(), ParseError> {
+        // `@N` rule numbers of old `pfctl -v` output are accepted and ignored.
+        if matches!(self.peek()?, Tok::Word(w) if w.len() > 1 && w.starts_with('@') && w[1..].bytes().all(|c| c.is_ascii_digit()))
+        {
+            self.next()?;
+        }
         if matches!(self.peek()?, Tok::Word(_)) && matches!(self.peek_at(1)?, Tok::Sym("=")) {
             return self.macro_def();
         }

@@ -143,7 +143,13 @@ impl Parser<'_> {
             if len > Af::of(&a).max_prefix() {
                 return Err(self.error(&format!("invalid netmask '{len}'")));
             }
-            return one(Address::Prefix(IpPrefix::new(a, len)));
+            // 2002-era pfctl kept (and printed) the host bits as written.
+            let p = if self.dialect.old_format {
+                IpPrefix::unmasked(a, len)
+            } else {
+                IpPrefix::new(a, len)
+            };
+            return one(Address::Prefix(p));
         }
         let prefix = self.prefix_suffix()?;
         if let (Some(len), Some(a)) = (prefix, parse_short_v4(&w)) {

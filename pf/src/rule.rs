@@ -288,6 +288,12 @@ impl Parser<'_> {
                 "tagged" => r.tagged = Some((false, self.string()?)),
                 "probability" => r.probability = self.probability()?,
                 "rtable" => r.rtable = Some(self.number_max(u32::MAX.into(), "rtable")? as u32),
+                "divert-to" if !matches!(self.peek_at(1)?, Tok::Word(p) if p == "port") => {
+                    // FreeBSD's form: `divert-to PORT`.
+                    let w = self.string()?;
+                    let port = self.port_value(&w)?;
+                    spec.rule.divert = Some((None, port));
+                }
                 "divert-to" => {
                     let h = self.host_list()?;
                     let addr = match h.first().map(|a| &a.addr) {
@@ -576,6 +582,10 @@ impl Parser<'_> {
                 _ => return Err(self.syntax()),
             }
             if self.eat_sym(")")? {
+                // Limiting source nodes needs per-rule tracking.
+                if o.max_src_nodes.is_some() && o.source_track == Some(SourceTrack::Global) {
+                    o.source_track = Some(SourceTrack::Rule);
+                }
                 return Ok(o);
             }
             self.expect_sym(",")?;
@@ -837,7 +847,11 @@ impl Parser<'_> {
             if let Some(ifas) = self.host.interface_addrs(&ifname) {
                 for ifa in ifas {
                     if af.is_none_or(|a| a == Af::of(&ifa.addr)) {
-                        let p = crate::addr::IpPrefix::new(ifa.addr, ifa.prefix_len);
+                        let p = if self.dialect.old_format {
+                            crate::addr::IpPrefix::unmasked(ifa.addr, ifa.prefix_len)
+                        } else {
+                            crate::addr::IpPrefix::new(ifa.addr, ifa.prefix_len)
+                        };
                         nets.push(AddrSpec {
                             not: false,
                             addr: Address::Prefix(p),
