@@ -1,25 +1,28 @@
-//! The device seam: a per-queue, batched, zero-copy NIC interface.
+//! The device seam: a NIC split into a device-wide control half and per-queue halves.
 //!
-//! Every call works on a batch and on one queue. Queue `q` (its rx ring and tx ring) belongs
-//! to one CPU, whose netisr thread is the only caller of the per-queue methods for `q`; the
-//! per-device methods (link, stats, filters, events) are called by the thread that owns the
-//! device's slow path (queue 0's). Nothing here blocks.
+//! [`NetDevice`] is the slow path: capabilities, station address, link, counters, receive
+//! filters and interrupt causes. [`NetDevice::take_queues`] hands out one [`NetQueue`] per
+//! queue pair; each is owned by the netisr thread of the CPU its interrupt is routed to, so
+//! the fast path takes no lock and shares nothing but the device's register window and a
+//! few relaxed counters. Every fast-path call works on a batch and rings at most one
+//! doorbell.
 //!
 //! The service loop of a queue, on its CPU:
 //!
 //! ```text
-//! interrupt (MSI-X entry of queue q, or the shared line) → wake netisr on this CPU
-//! netisr:  dev.irq_disable(q)
-//!          loop { n = dev.rx_batch(q, pool, &mut rx, 64); dev.refill(q, pool);
-//!                 process rx …; dev.tx_batch(q, &mut tx); dev.tx_reclaim(q, &mut done);
-//!                 free done; if n == 0 { break } }
-//!          if dev.irq_enable(q) { loop again }   // work raced in while enabling
+//! interrupt (the queue's MSI-X entry, or the shared line) → wake netisr on this CPU
+//! netisr:  q.irq_disable()
+//!          loop { n = q.rx_batch(pool, &mut rx, 64); q.refill(pool);
+//!                 process rx …; q.tx_batch(&mut tx); q.tx_reclaim(&mut done);
+//!                 free done to their pools; if n == 0 { break } }
+//!          if q.irq_enable() { loop again }   // work raced in while enabling
 //! ```
 //!
 //! A `Config`/`All` interrupt makes the slow-path thread call [`NetDevice::poll_events`],
 //! which acknowledges the device's cause register and reports link changes.
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use crate::buf::{PacketBuf, PacketPool};
 use crate::hal::DmaRegion;
@@ -162,10 +165,52 @@ pub struct DeviceEvents {
     pub queues: u64,
 }
 
-/// A NIC as the packet path sees it. See the module docs for who calls what, and when.
+/// Software counters of one queue, written by the queue's CPU and read by anyone.
+#[derive(Default, Debug)]
+pub struct QueueCounters {
+    rx_packets: AtomicU64,
+    rx_bytes: AtomicU64,
+    rx_errors: AtomicU64,
+    tx_packets: AtomicU64,
+    tx_bytes: AtomicU64,
+    tx_errors: AtomicU64,
+}
+
+impl QueueCounters {
+    /// Counts received packets.
+    pub fn rx(&self, packets: u64, bytes: u64) {
+        // Relaxed: one writer per queue, readers only want a recent value.
+        self.rx_packets.fetch_add(packets, Ordering::Relaxed);
+        self.rx_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+    /// Counts received frames dropped for errors.
+    pub fn rx_error(&self, n: u64) {
+        self.rx_errors.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Counts transmitted packets.
+    pub fn tx(&self, packets: u64, bytes: u64) {
+        self.tx_packets.fetch_add(packets, Ordering::Relaxed);
+        self.tx_bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+    /// Counts packets the driver refused to send.
+    pub fn tx_error(&self, n: u64) {
+        self.tx_errors.fetch_add(n, Ordering::Relaxed);
+    }
+    /// Adds these counters into `s`.
+    pub fn add_to(&self, s: &mut DeviceStats) {
+        s.rx_packets += self.rx_packets.load(Ordering::Relaxed);
+        s.rx_bytes += self.rx_bytes.load(Ordering::Relaxed);
+        s.rx_errors += self.rx_errors.load(Ordering::Relaxed);
+        s.tx_packets += self.tx_packets.load(Ordering::Relaxed);
+        s.tx_bytes += self.tx_bytes.load(Ordering::Relaxed);
+        s.tx_errors += self.tx_errors.load(Ordering::Relaxed);
+    }
+}
+
+/// The device-wide half of a NIC (see the module docs for who calls what, and when).
 pub trait NetDevice {
-    /// DMA region type of the packet pools this device receives into.
-    type Mem: DmaRegion;
+    /// The per-queue half.
+    type Queue: NetQueue;
 
     /// What the device can do.
     fn capabilities(&self) -> Capabilities;
@@ -173,40 +218,53 @@ pub trait NetDevice {
     fn mac(&self) -> MacAddr;
     /// Link state as of the last [`poll_events`](Self::poll_events) (or probe).
     fn link(&self) -> LinkState;
-    /// Cumulative counters (drivers with read-to-clear hardware counters accumulate here).
+    /// Cumulative interface counters, all queues included (drivers with read-to-clear
+    /// hardware counters accumulate them here).
     fn stats(&mut self) -> DeviceStats;
     /// Accept every unicast frame.
     fn set_promisc(&mut self, on: bool);
     /// Program the multicast filter.
     fn set_multicast(&mut self, filter: MulticastFilter<'_>);
+    /// Reads and acknowledges the device's interrupt causes; updates the link state.
+    fn poll_events(&mut self) -> DeviceEvents;
+    /// Hands out the queue pairs, `capabilities().queues` of them, queue `i` at index `i`.
+    /// The first call takes them all; later calls return nothing. Queue `i` must be
+    /// serviced on the CPU its interrupt was routed to at probe.
+    fn take_queues(&mut self) -> Vec<Self::Queue>;
+}
 
-    /// Posts free buffers from `pool` to queue `queue`'s receive ring until the ring is full
-    /// or the pool is empty, with one doorbell for the whole batch. Returns the number posted.
-    fn refill(&mut self, queue: u16, pool: &mut PacketPool<Self::Mem>) -> usize;
-    /// Appends up to `max` received packets of `queue` to `out`, in arrival order (a chained
-    /// packet counts once and arrives head first). The buffers are the very pool buffers the
-    /// device wrote into; `pool` must be the pool that refilled this queue (errored frames are
-    /// freed to it). Does not refill. Returns the number of packets appended.
+/// One queue pair (receive ring + transmit ring) of a NIC, owned by one CPU.
+pub trait NetQueue {
+    /// DMA region type of the packet pools this queue receives into.
+    type Mem: DmaRegion;
+
+    /// The queue's index.
+    fn index(&self) -> u16;
+    /// Posts free buffers from `pool` to the receive ring until it is full or the pool is
+    /// empty, with one doorbell for the whole batch. Returns the number posted.
+    fn refill(&mut self, pool: &mut PacketPool<Self::Mem>) -> usize;
+    /// Appends up to `max` received packets to `out`, in arrival order (a chained packet
+    /// counts once and arrives whole, head first). The buffers are the very pool buffers the
+    /// device wrote into; `pool` must be the pool that refilled this queue (errored frames
+    /// are freed to it). Does not refill. Returns the number of packets appended.
     fn rx_batch(
         &mut self,
-        queue: u16,
         pool: &mut PacketPool<Self::Mem>,
         out: &mut Vec<PacketBuf>,
         max: usize,
     ) -> usize;
-    /// Takes packets from the front of `batch` (in order, whole chains only) until the ring is
-    /// full, and rings the doorbell once. Packets not taken stay in `batch`. Returns the
-    /// number of buffers taken.
-    fn tx_batch(&mut self, queue: u16, batch: &mut Vec<PacketBuf>) -> usize;
-    /// Appends the buffers whose transmission completed (and any the driver refused) to
-    /// `done`, for the caller to free to their pools. Returns how many.
-    fn tx_reclaim(&mut self, queue: u16, done: &mut Vec<PacketBuf>) -> usize;
-
-    /// Reads and acknowledges the device's interrupt causes; updates the link state.
-    fn poll_events(&mut self) -> DeviceEvents;
-    /// Masks queue `queue`'s interrupt (the netisr polls instead).
-    fn irq_disable(&mut self, queue: u16);
-    /// Unmasks queue `queue`'s interrupt. Returns true if work arrived that the interrupt
-    /// may not report (poll again before sleeping).
-    fn irq_enable(&mut self, queue: u16) -> bool;
+    /// Takes packets from the front of `batch` (in order, whole chains only) until the ring
+    /// is full, and rings the doorbell once. Packets not taken stay in `batch`. A packet the
+    /// device cannot send (an offload it lacks) is taken, counted as an error and handed
+    /// back by the next [`tx_reclaim`](Self::tx_reclaim). Returns the number of buffers
+    /// taken.
+    fn tx_batch(&mut self, batch: &mut Vec<PacketBuf>) -> usize;
+    /// Appends the buffers whose transmission completed (and any refused) to `done`, for the
+    /// caller to free to their pools. Returns how many.
+    fn tx_reclaim(&mut self, done: &mut Vec<PacketBuf>) -> usize;
+    /// Masks this queue's interrupt (the netisr polls instead).
+    fn irq_disable(&mut self);
+    /// Unmasks this queue's interrupt. Returns true if work arrived that the interrupt may
+    /// not report (poll again before sleeping).
+    fn irq_enable(&mut self) -> bool;
 }

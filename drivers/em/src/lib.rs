@@ -7,8 +7,9 @@
 //! - [`ring`]: the receive and transmit descriptor rings (DMA memory only; doorbells are
 //!   written here, once per batch).
 //! - [`stats`]: read-to-clear hardware counters accumulated into 64-bit totals.
-//! - this file: model table, [`probe`] (reset and bring-up), and the
-//!   [`netstack::device::NetDevice`] implementation.
+//! - this file: model table, [`probe`] (reset and bring-up), [`Em`] (the device half:
+//!   [`netstack::device::NetDevice`]) and [`EmQueue`] (the queue half:
+//!   [`netstack::device::NetQueue`]).
 //!
 //! All hardware access goes through `netstack::hal`, so the crate has no `unsafe` and its
 //! ring logic runs on the host against a fake device (`tests/fake_e1000.rs`).
@@ -32,7 +33,7 @@ use core::sync::atomic::{AtomicU32, Ordering};
 use netstack::buf::{BufFlags, GsoType, PacketBuf, PacketPool, BUF_DATA};
 use netstack::device::{
     Capabilities, DeviceEvents, DeviceStats, LinkState, MacAddr, MulticastFilter, NetDevice,
-    Offloads,
+    NetQueue, Offloads, QueueCounters,
 };
 use netstack::hal::{Dma, DmaRegion, HalError, Interrupts, IrqSource, Mmio, MsixRoute, PciConfig};
 
@@ -133,7 +134,7 @@ pub enum IrqMode {
 /// For the legacy interrupt handler: claims and masks the device's interrupt without
 /// touching the rings, so the handler needs no access to the driver object.
 pub struct IrqGate<W: Mmio> {
-    regs: W,
+    regs: Arc<W>,
     pending: Arc<AtomicU32>,
 }
 
@@ -153,22 +154,32 @@ impl<W: Mmio> IrqGate<W> {
     }
 }
 
-/// A bound 8254x/82574 NIC.
+/// A bound 8254x/82574 NIC: the device-wide half.
+///
+/// The register window is shared (`Arc`) with the queue half and the interrupt gate; a
+/// kernel that moves them to other CPUs needs a `Send + Sync` window type.
 pub struct Em<W: Mmio, M: DmaRegion> {
-    regs: W,
+    regs: Arc<W>,
     model: Model,
     mac: MacAddr,
     link: LinkState,
-    rx: RxRing<M>,
-    tx: TxRing<M>,
     hw: HwStats,
     irq_mode: IrqMode,
-    /// Causes we want (IMS value when the queue interrupt is enabled).
-    ims: u32,
+    caps: Capabilities,
     /// Causes read by the interrupt gate, not yet seen by `poll_events`.
     pending: Arc<AtomicU32>,
-    rx_errors: u64,
-    tx_errors: u64,
+    counters: Arc<QueueCounters>,
+    queue: Option<EmQueue<W, M>>,
+}
+
+/// The one queue pair of an 8254x/82574.
+pub struct EmQueue<W: Mmio, M: DmaRegion> {
+    regs: Arc<W>,
+    rx: RxRing<M>,
+    tx: TxRing<M>,
+    /// Causes we want (IMS value when the queue interrupt is enabled).
+    ims: u32,
+    counters: Arc<QueueCounters>,
     /// Buffers refused by `tx_batch`, handed back by the next `tx_reclaim`.
     refused: Vec<PacketBuf>,
 }
@@ -312,20 +323,35 @@ where
     regs.write_u32(regs::IMS, ims);
 
     let link = link_from_status(regs.read_u32(regs::STATUS));
+    let caps = Capabilities {
+        queues: 1,
+        // 2 KiB buffers without long-packet mode: 1500 bytes of L3 plus headers.
+        max_mtu: 1500,
+        offloads: Offloads::TX_CSUM | Offloads::RX_CSUM,
+        rx_ring_size: config.rx_ring,
+        tx_ring_size: config.tx_ring,
+        max_tx_segs: MAX_TX_SEGS as u16,
+    };
+    let regs = Arc::new(regs);
+    let counters = Arc::new(QueueCounters::default());
     Ok(Em {
-        regs,
+        regs: regs.clone(),
         model,
         mac,
         link,
-        rx,
-        tx,
         hw,
         irq_mode,
-        ims,
+        caps,
         pending: Arc::new(AtomicU32::new(0)),
-        rx_errors: 0,
-        tx_errors: 0,
-        refused: Vec::new(),
+        counters: counters.clone(),
+        queue: Some(EmQueue {
+            regs,
+            rx,
+            tx,
+            ims,
+            counters,
+            refused: Vec::new(),
+        }),
     })
 }
 
@@ -439,10 +465,7 @@ impl<W: Mmio, M: DmaRegion> Em<W, M> {
     }
 
     /// The handle the legacy interrupt handler uses (see [`IrqGate`]).
-    pub fn irq_gate(&self) -> IrqGate<W>
-    where
-        W: Clone,
-    {
+    pub fn irq_gate(&self) -> IrqGate<W> {
         IrqGate {
             regs: self.regs.clone(),
             pending: self.pending.clone(),
@@ -454,34 +477,20 @@ impl<W: Mmio, M: DmaRegion> Em<W, M> {
         self.regs.write_u32(regs::ITR, itr_interval(rate));
     }
 
-    /// Stops the receiver and transmitter and hands back every buffer the rings hold.
-    pub fn shutdown(&mut self, out: &mut Vec<PacketBuf>) {
+    /// Masks all interrupts and stops the receiver and transmitter; the queue's buffers can
+    /// then be taken back with [`EmQueue::drain`].
+    pub fn stop(&mut self) {
         self.regs.write_u32(regs::IMC, u32::MAX);
         self.regs.write_u32(regs::RCTL, 0);
         self.regs.write_u32(regs::TCTL, 0);
-        self.rx.drain(out);
-        self.tx.reclaim(out);
-        out.append(&mut self.refused);
-    }
-
-    fn queue_mask(&self) -> u32 {
-        int::RX_WORK | int::TX_WORK
     }
 }
 
 impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
-    type Mem = M;
+    type Queue = EmQueue<W, M>;
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            queues: 1,
-            // 2 KiB buffers without long-packet mode: 1500 bytes of L3 plus headers.
-            max_mtu: 1500,
-            offloads: Offloads::TX_CSUM | Offloads::RX_CSUM,
-            rx_ring_size: self.rx_size(),
-            tx_ring_size: self.tx_size(),
-            max_tx_segs: MAX_TX_SEGS as u16,
-        }
+        self.caps
     }
 
     fn mac(&self) -> MacAddr {
@@ -493,8 +502,12 @@ impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
     }
 
     fn stats(&mut self) -> DeviceStats {
-        self.hw.accumulate(&self.regs);
-        self.hw.device_stats(self.rx_errors, self.tx_errors)
+        self.hw.accumulate(&*self.regs);
+        // The MAC counts good frames and bytes itself; the driver adds only what it alone
+        // sees: frames it dropped and packets it refused.
+        let mut soft = DeviceStats::default();
+        self.counters.add_to(&mut soft);
+        self.hw.device_stats(soft.rx_errors, soft.tx_errors)
     }
 
     fn set_promisc(&mut self, on: bool) {
@@ -534,8 +547,42 @@ impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
         self.regs.write_u32(regs::RCTL, rctl);
     }
 
-    fn refill(&mut self, queue: u16, pool: &mut PacketPool<M>) -> usize {
-        assert_eq!(queue, 0, "em has one queue");
+    fn poll_events(&mut self) -> DeviceEvents {
+        let icr = self.regs.read_u32(regs::ICR) | self.pending.swap(0, Ordering::AcqRel);
+        let mut ev = DeviceEvents::default();
+        if icr & int::LSC != 0 {
+            let link = link_from_status(self.regs.read_u32(regs::STATUS));
+            ev.link_changed = link != self.link;
+            self.link = link;
+        }
+        if icr & (int::RX_WORK | int::TX_WORK) != 0 {
+            ev.queues = 1;
+        }
+        ev
+    }
+
+    fn take_queues(&mut self) -> Vec<EmQueue<W, M>> {
+        self.queue.take().into_iter().collect()
+    }
+}
+
+impl<W: Mmio, M: DmaRegion> EmQueue<W, M> {
+    /// Takes back every buffer the rings hold (after [`Em::stop`]).
+    pub fn drain(&mut self, out: &mut Vec<PacketBuf>) {
+        self.rx.drain(out);
+        self.tx.drain(out);
+        out.append(&mut self.refused);
+    }
+}
+
+impl<W: Mmio, M: DmaRegion> NetQueue for EmQueue<W, M> {
+    type Mem = M;
+
+    fn index(&self) -> u16 {
+        0
+    }
+
+    fn refill(&mut self, pool: &mut PacketPool<M>) -> usize {
         let (n, tail) = self.rx.refill(pool);
         if n > 0 {
             self.regs.write_u32(regs::RDT, u32::from(tail));
@@ -545,19 +592,19 @@ impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
 
     fn rx_batch(
         &mut self,
-        queue: u16,
         pool: &mut PacketPool<M>,
         out: &mut Vec<PacketBuf>,
         max: usize,
     ) -> usize {
-        assert_eq!(queue, 0, "em has one queue");
-        let r = self.rx.poll(pool, out, max, queue, true);
-        self.rx_errors += r.errors as u64;
+        let start = out.len();
+        let r = self.rx.poll(pool, out, max, 0, true);
+        let bytes: usize = out[start..].iter().map(PacketBuf::len).sum();
+        self.counters.rx(r.packets as u64, bytes as u64);
+        self.counters.rx_error(r.errors as u64);
         r.packets
     }
 
-    fn tx_batch(&mut self, queue: u16, batch: &mut Vec<PacketBuf>) -> usize {
-        assert_eq!(queue, 0, "em has one queue");
+    fn tx_batch(&mut self, batch: &mut Vec<PacketBuf>) -> usize {
         // Walk whole chains while they fit. A packet these parts cannot send (TSO, or larger
         // than one frame) is refused — handed back through `tx_reclaim` and counted — and
         // ends the batch, so the accepted prefix stays contiguous.
@@ -583,7 +630,7 @@ impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
             taken += segs;
         }
         if refuse {
-            self.tx_errors += 1;
+            self.counters.tx_error(1);
             self.refused.extend(batch.drain(..taken));
             return taken;
         }
@@ -606,48 +653,21 @@ impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
         taken
     }
 
-    fn tx_reclaim(&mut self, queue: u16, done: &mut Vec<PacketBuf>) -> usize {
-        assert_eq!(queue, 0, "em has one queue");
+    fn tx_reclaim(&mut self, done: &mut Vec<PacketBuf>) -> usize {
         let refused = self.refused.len();
         done.append(&mut self.refused);
         refused + self.tx.reclaim(done)
     }
 
-    fn poll_events(&mut self) -> DeviceEvents {
-        let icr = self.regs.read_u32(regs::ICR) | self.pending.swap(0, Ordering::AcqRel);
-        let mut ev = DeviceEvents::default();
-        if icr & int::LSC != 0 {
-            let link = link_from_status(self.regs.read_u32(regs::STATUS));
-            ev.link_changed = link != self.link;
-            self.link = link;
-        }
-        if icr & (int::RX_WORK | int::TX_WORK) != 0 {
-            ev.queues = 1;
-        }
-        ev
+    fn irq_disable(&mut self) {
+        self.regs.write_u32(regs::IMC, int::RX_WORK | int::TX_WORK);
     }
 
-    fn irq_disable(&mut self, queue: u16) {
-        assert_eq!(queue, 0, "em has one queue");
-        self.regs.write_u32(regs::IMC, self.queue_mask());
-    }
-
-    fn irq_enable(&mut self, queue: u16) -> bool {
-        assert_eq!(queue, 0, "em has one queue");
+    fn irq_enable(&mut self) -> bool {
         // Unmask everything we use: after the legacy gate masked all causes, this is also
-        // what re-enables link interrupts.
+        // what re-enables link interrupts. A frame that completed while masked left its
+        // cause set, and the device interrupts as soon as the mask opens: nothing to report.
         self.regs.write_u32(regs::IMS, self.ims);
-        // A frame completed between the last poll and the unmask raised its cause while
-        // masked; the device interrupts as soon as the mask opens, so no race to report.
         false
-    }
-}
-
-impl<W: Mmio, M: DmaRegion> Em<W, M> {
-    fn rx_size(&self) -> u16 {
-        (self.rx.desc().len() / regs::DESC_LEN) as u16
-    }
-    fn tx_size(&self) -> u16 {
-        (self.tx.desc().len() / regs::DESC_LEN) as u16
     }
 }

@@ -211,6 +211,12 @@ impl<M: DmaRegion> TxRing<M> {
         self.post
     }
 
+    /// Takes every queued buffer back, completed or not (device stopped).
+    pub fn drain(&mut self, out: &mut Vec<PacketBuf>) {
+        out.extend(self.bufs.iter_mut().filter_map(Option::take));
+        self.clean = self.post;
+    }
+
     /// Moves completed buffers to `done`.
     pub fn reclaim(&mut self, done: &mut Vec<PacketBuf>) -> usize {
         let mut n = 0;

@@ -6,7 +6,7 @@
 use em::regs::{self, int, rxd, stat, txd};
 use em::{probe, EmConfig, EmError, IrqMode, Model};
 use netstack::buf::{BufFlags, GsoType, PacketBuf, PacketPool};
-use netstack::device::{LinkState, MacAddr, MulticastFilter, NetDevice};
+use netstack::device::{LinkState, MacAddr, MulticastFilter, NetDevice, NetQueue};
 use netstack::hal::fake::{FakeDma, FakeInterrupts, FakeMmio, FakePci, FakePhysMem, FakeRegion};
 use netstack::hal::IrqSource;
 
@@ -137,8 +137,9 @@ impl FakeE1000 {
 }
 
 type Dev = em::Em<FakeMmio, FakeRegion>;
+type Queue = em::EmQueue<FakeMmio, FakeRegion>;
 
-fn attach(fake: &FakeE1000, rx: u16, tx: u16) -> (Dev, FakeInterrupts) {
+fn attach(fake: &FakeE1000, rx: u16, tx: u16) -> (Dev, Queue, FakeInterrupts) {
     let mut irqs = FakeInterrupts::default();
     let cfg = EmConfig {
         rx_ring: rx,
@@ -146,8 +147,13 @@ fn attach(fake: &FakeE1000, rx: u16, tx: u16) -> (Dev, FakeInterrupts) {
         max_irq_rate: 8000,
         cpu: 1,
     };
-    let dev = probe(&fake.pci, &fake.dma, &mut irqs, &cfg).expect("probe");
-    (dev, irqs)
+    let mut dev = probe(&fake.pci, &fake.dma, &mut irqs, &cfg).expect("probe");
+    let mut queues = dev.take_queues();
+    assert_eq!(queues.len(), 1);
+    assert!(dev.take_queues().is_empty(), "queues are handed out once");
+    let q = queues.pop().unwrap();
+    assert_eq!(q.index(), 0);
+    (dev, q, irqs)
 }
 
 fn frame(seq: u32, len: usize) -> Vec<u8> {
@@ -172,7 +178,7 @@ fn tx_packet(pool: &mut PacketPool<FakeRegion>, bytes: &[u8]) -> PacketBuf {
 #[test]
 fn probe_resets_and_programs_the_mac() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (dev, irqs) = attach(&fake, 64, 32);
+    let (dev, _q, irqs) = attach(&fake, 64, 32);
     assert_eq!(dev.model(), Model::I8254x);
     assert_eq!(dev.mac(), MacAddr(MAC));
     assert!(fake.regs.writes_to(regs::CTRL)[0] & regs::CTRL_RST != 0);
@@ -204,7 +210,7 @@ fn probe_resets_and_programs_the_mac() {
 fn mac_comes_from_the_eeprom_when_ral_is_empty() {
     for device in [0x100F, 0x10D3] {
         let fake = FakeE1000::new(device, false, false);
-        let (dev, _) = attach(&fake, 8, 8);
+        let (dev, _q, _) = attach(&fake, 8, 8);
         assert_eq!(dev.mac(), MacAddr(MAC), "device {device:#x}");
         assert!(fake.regs.peek(regs::RAH0) & regs::RAH_AV != 0);
         assert_eq!(
@@ -237,7 +243,7 @@ fn unsupported_device_and_bad_ring_are_refused() {
 #[test]
 fn e82574_routes_queue_and_link_through_msix() {
     let fake = FakeE1000::new(0x10D3, true, true);
-    let (dev, irqs) = attach(&fake, 8, 8);
+    let (dev, _q, irqs) = attach(&fake, 8, 8);
     assert_eq!(dev.irq_mode(), IrqMode::Msix);
     assert_eq!(irqs.route_of(IrqSource::Queue(0)).unwrap().entry, 0);
     assert_eq!(irqs.route_of(IrqSource::Config).unwrap().entry, 1);
@@ -263,10 +269,10 @@ fn e82574_routes_queue_and_link_through_msix() {
 #[test]
 fn rx_is_zero_copy_batched_and_in_order() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 16, 8);
+    let (_dev, mut q, _) = attach(&fake, 16, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 64).unwrap();
     fake.regs.clear_log();
-    assert_eq!(dev.refill(0, &mut pool), 15);
+    assert_eq!(q.refill(&mut pool), 15);
     // One doorbell for the whole batch, leaving one slot empty.
     assert_eq!(fake.regs.writes_to(regs::RDT), vec![15]);
 
@@ -278,9 +284,9 @@ fn rx_is_zero_copy_batched_and_in_order() {
         assert!(fake.deliver(f, rxd::STA_IPCS | rxd::STA_TCPCS, 0));
     }
     let mut out = Vec::new();
-    assert_eq!(dev.rx_batch(0, &mut pool, &mut out, 3), 3);
-    assert_eq!(dev.rx_batch(0, &mut pool, &mut out, 64), 2);
-    assert_eq!(dev.rx_batch(0, &mut pool, &mut out, 64), 0);
+    assert_eq!(q.rx_batch(&mut pool, &mut out, 3), 3);
+    assert_eq!(q.rx_batch(&mut pool, &mut out, 64), 2);
+    assert_eq!(q.rx_batch(&mut pool, &mut out, 64), 0);
     for (i, b) in out.iter().enumerate() {
         // Zero copy: the buffer handed up is the one the NIC wrote into.
         assert_eq!(b.data_phys().as_u64(), posted[i]);
@@ -291,23 +297,23 @@ fn rx_is_zero_copy_batched_and_in_order() {
     // Refilling five slots rings the doorbell once more.
     fake.regs.clear_log();
     pool.free_all(&mut out);
-    assert_eq!(dev.refill(0, &mut pool), 5);
+    assert_eq!(q.refill(&mut pool), 5);
     assert_eq!(fake.regs.writes_to(regs::RDT), vec![(15 + 5) % 16]);
     // Nothing to post: no doorbell at all.
-    assert_eq!(dev.refill(0, &mut pool), 0);
+    assert_eq!(q.refill(&mut pool), 0);
     assert_eq!(fake.regs.writes_to(regs::RDT).len(), 1);
 }
 
 #[test]
 fn rx_ring_wraps_many_times() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (_dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 16).unwrap();
     let mut next_in = 0u32;
     let mut next_out = 0u32;
     let mut out = Vec::new();
     for round in 0..40 {
-        dev.refill(0, &mut pool);
+        q.refill(&mut pool);
         // Deliver a varying number of frames, until the ring is out of descriptors.
         for _ in 0..(round % 9) {
             if !fake.deliver(&frame(next_in, 64), 0, 0) {
@@ -315,7 +321,7 @@ fn rx_ring_wraps_many_times() {
             }
             next_in += 1;
         }
-        dev.rx_batch(0, &mut pool, &mut out, 4);
+        q.rx_batch(&mut pool, &mut out, 4);
         for b in out.drain(..) {
             let seq = u32::from_be_bytes(pool.data(&b)[14..18].try_into().unwrap());
             assert_eq!(seq, next_out, "frames out of order");
@@ -325,7 +331,7 @@ fn rx_ring_wraps_many_times() {
     }
     assert!(next_in > 8 * 10, "ring should have wrapped many times");
     // Drain what is left.
-    while dev.rx_batch(0, &mut pool, &mut out, 64) > 0 {
+    while q.rx_batch(&mut pool, &mut out, 64) > 0 {
         for b in out.drain(..) {
             assert_eq!(
                 u32::from_be_bytes(pool.data(&b)[14..18].try_into().unwrap()),
@@ -341,34 +347,34 @@ fn rx_ring_wraps_many_times() {
 #[test]
 fn rx_ring_full_means_no_descriptors_for_the_nic() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (_dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 64).unwrap();
-    dev.refill(0, &mut pool);
+    q.refill(&mut pool);
     for i in 0..7 {
         assert!(fake.deliver(&frame(i, 64), 0, 0));
     }
     assert!(!fake.deliver(&frame(7, 64), 0, 0), "ring holds size - 1");
     let mut out = Vec::new();
-    assert_eq!(dev.rx_batch(0, &mut pool, &mut out, 64), 7);
+    assert_eq!(q.rx_batch(&mut pool, &mut out, 64), 7);
     // A pool that runs dry posts what it can.
     let mut small = PacketPool::new(1, &fake.dma, 3).unwrap();
-    let mut dev2 = attach(&FakeE1000::new(0x100E, false, true), 8, 8).0;
-    assert_eq!(dev2.refill(0, &mut small), 3);
+    let mut q2 = attach(&FakeE1000::new(0x100E, false, true), 8, 8).1;
+    assert_eq!(q2.refill(&mut small), 3);
     assert_eq!(small.available(), 0);
 }
 
 #[test]
 fn rx_errors_are_dropped_and_counted() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 16).unwrap();
-    dev.refill(0, &mut pool);
+    q.refill(&mut pool);
     let before = pool.available();
     fake.deliver(&frame(0, 64), 0, 0);
     fake.deliver(&frame(1, 64), 0, 0x01); // CRC error
     fake.deliver(&frame(2, 64), rxd::STA_TCPCS, rxd::ERR_TCPE);
     let mut out = Vec::new();
-    assert_eq!(dev.rx_batch(0, &mut pool, &mut out, 64), 2);
+    assert_eq!(q.rx_batch(&mut pool, &mut out, 64), 2);
     assert_eq!(
         pool.available(),
         before + 1,
@@ -382,17 +388,17 @@ fn rx_errors_are_dropped_and_counted() {
 #[test]
 fn tx_batch_rings_the_doorbell_once_and_keeps_order() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 32);
+    let (_dev, mut q, _) = attach(&fake, 8, 32);
     let mut pool = PacketPool::new(0, &fake.dma, 64).unwrap();
     let frames: Vec<_> = (0..10).map(|i| frame(i, 60 + 37 * i as usize)).collect();
     let mut batch: Vec<_> = frames.iter().map(|f| tx_packet(&mut pool, f)).collect();
     let phys: Vec<_> = batch.iter().map(|b| b.data_phys()).collect();
     fake.regs.clear_log();
-    assert_eq!(dev.tx_batch(0, &mut batch), 10);
+    assert_eq!(q.tx_batch(&mut batch), 10);
     assert!(batch.is_empty());
     assert_eq!(fake.regs.writes_to(regs::TDT), vec![10]);
     let mut done = Vec::new();
-    assert_eq!(dev.tx_reclaim(0, &mut done), 0, "nothing completed yet");
+    assert_eq!(q.tx_reclaim(&mut done), 0, "nothing completed yet");
     let sent = fake.transmit();
     assert_eq!(sent.len(), 10);
     for (i, (bytes, cmd, _, _)) in sent.iter().enumerate() {
@@ -400,7 +406,7 @@ fn tx_batch_rings_the_doorbell_once_and_keeps_order() {
         assert!(cmd & txd::CMD_EOP != 0 && cmd & txd::CMD_IFCS != 0);
         assert!(cmd & txd::CMD_IC == 0);
     }
-    assert_eq!(dev.tx_reclaim(0, &mut done), 10);
+    assert_eq!(q.tx_reclaim(&mut done), 10);
     // The completed buffers are the ones we queued, in order.
     assert_eq!(done.iter().map(|b| b.data_phys()).collect::<Vec<_>>(), phys);
     pool.free_all(&mut done);
@@ -410,7 +416,7 @@ fn tx_batch_rings_the_doorbell_once_and_keeps_order() {
 #[test]
 fn tx_ring_full_leaves_the_rest_in_the_batch_and_wraps() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (_dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 64).unwrap();
     let mut next = 0u32;
     let mut seen = 0u32;
@@ -419,7 +425,7 @@ fn tx_ring_full_leaves_the_rest_in_the_batch_and_wraps() {
         let mut batch: Vec<_> = (0..10)
             .map(|i| tx_packet(&mut pool, &frame(next + i, 64)))
             .collect();
-        let taken = dev.tx_batch(0, &mut batch);
+        let taken = q.tx_batch(&mut batch);
         assert!(taken <= 7, "one slot always stays empty");
         assert_eq!(batch.len(), 10 - taken);
         next += taken as u32;
@@ -430,7 +436,7 @@ fn tx_ring_full_leaves_the_rest_in_the_batch_and_wraps() {
             assert_eq!(u32::from_be_bytes(bytes[14..18].try_into().unwrap()), seen);
             seen += 1;
         }
-        dev.tx_reclaim(0, &mut done);
+        q.tx_reclaim(&mut done);
         pool.free_all(&mut done);
     }
     assert_eq!(seen, next);
@@ -440,7 +446,7 @@ fn tx_ring_full_leaves_the_rest_in_the_batch_and_wraps() {
 #[test]
 fn tx_chain_and_checksum_offload() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (_dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 8).unwrap();
     let f = frame(9, 1000);
     let mut head = tx_packet(&mut pool, &f[..600]);
@@ -452,7 +458,7 @@ fn tx_chain_and_checksum_offload() {
     tail.meta.segs = 0;
     tail.meta.flags.insert(BufFlags::CONTINUATION);
     let mut batch = vec![head, tail];
-    assert_eq!(dev.tx_batch(0, &mut batch), 2);
+    assert_eq!(q.tx_batch(&mut batch), 2);
     let sent = fake.transmit();
     assert_eq!(sent.len(), 1);
     let (bytes, cmd, css, cso) = &sent[0];
@@ -463,14 +469,14 @@ fn tx_chain_and_checksum_offload() {
     let mut head = tx_packet(&mut pool, &f[..100]);
     head.meta.segs = 2;
     let mut batch = vec![head];
-    assert_eq!(dev.tx_batch(0, &mut batch), 0);
+    assert_eq!(q.tx_batch(&mut batch), 0);
     assert_eq!(batch.len(), 1);
 }
 
 #[test]
 fn tso_packets_are_refused_and_returned() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 8).unwrap();
     let mut big = tx_packet(&mut pool, &frame(1, 1000));
     big.meta.gso = GsoType::Tcp4;
@@ -478,22 +484,22 @@ fn tso_packets_are_refused_and_returned() {
     let ok = tx_packet(&mut pool, &frame(2, 64));
     let mut batch = vec![big, ok];
     fake.regs.clear_log();
-    assert_eq!(dev.tx_batch(0, &mut batch), 1);
+    assert_eq!(q.tx_batch(&mut batch), 1);
     assert!(
         fake.regs.writes_to(regs::TDT).is_empty(),
         "nothing was queued"
     );
     let mut done = Vec::new();
-    assert_eq!(dev.tx_reclaim(0, &mut done), 1);
+    assert_eq!(q.tx_reclaim(&mut done), 1);
     assert_eq!(done[0].meta.gso, GsoType::Tcp4);
     assert_eq!(dev.stats().tx_errors, 1);
-    assert_eq!(dev.tx_batch(0, &mut batch), 1);
+    assert_eq!(q.tx_batch(&mut batch), 1);
 }
 
 #[test]
 fn link_changes_are_reported_once() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, _q, _) = attach(&fake, 8, 8);
     assert!(dev.link().is_up());
     assert!(!dev.poll_events().link_changed);
     fake.regs.poke(regs::STATUS, 0);
@@ -520,7 +526,7 @@ fn link_changes_are_reported_once() {
 #[test]
 fn hardware_statistics_accumulate_across_reads() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, _q, _) = attach(&fake, 8, 8);
     fake.regs.poke(stat::GPRC, 5);
     fake.regs.poke(stat::GORCL, 0xFFFF_FFF0);
     fake.regs.poke(stat::GORCH, 0);
@@ -548,7 +554,7 @@ fn hardware_statistics_accumulate_across_reads() {
 #[test]
 fn promiscuous_and_multicast_filters() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, _q, _) = attach(&fake, 8, 8);
     dev.set_promisc(true);
     let rctl = fake.regs.peek(regs::RCTL);
     assert!(rctl & regs::RCTL_UPE != 0 && rctl & regs::RCTL_MPE != 0);
@@ -581,7 +587,7 @@ fn promiscuous_and_multicast_filters() {
 #[test]
 fn legacy_interrupt_gate_masks_and_defers_causes() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, mut q, _) = attach(&fake, 8, 8);
     let gate = dev.irq_gate();
     assert!(!gate.claim(), "nothing pending: not our interrupt");
     fake.regs.poke(regs::ICR, int::RXT0 | int::LSC);
@@ -594,9 +600,9 @@ fn legacy_interrupt_gate_masks_and_defers_causes() {
     let ev = dev.poll_events();
     assert_eq!(ev.queues, 1);
     assert!(ev.link_changed);
-    assert!(!dev.irq_enable(0));
+    assert!(!q.irq_enable());
     assert!(fake.regs.writes_to(regs::IMS).last().unwrap() & int::LSC != 0);
-    dev.irq_disable(0);
+    q.irq_disable();
     let imc = *fake.regs.writes_to(regs::IMC).last().unwrap();
     assert!(imc & int::RXT0 != 0 && imc & int::TXDW != 0);
 }
@@ -604,11 +610,12 @@ fn legacy_interrupt_gate_masks_and_defers_causes() {
 #[test]
 fn shutdown_returns_every_buffer() {
     let fake = FakeE1000::new(0x100E, false, true);
-    let (mut dev, _) = attach(&fake, 8, 8);
+    let (mut dev, mut q, _) = attach(&fake, 8, 8);
     let mut pool = PacketPool::new(0, &fake.dma, 16).unwrap();
-    dev.refill(0, &mut pool);
+    q.refill(&mut pool);
     let mut out = Vec::new();
-    dev.shutdown(&mut out);
+    dev.stop();
+    q.drain(&mut out);
     assert_eq!(out.len(), 7);
     pool.free_all(&mut out);
     assert_eq!(pool.available(), 16);
