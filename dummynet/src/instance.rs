@@ -130,6 +130,7 @@ impl<P: Packet> Instance<P> {
         if let Some(q) = self.qindex.get(tag, &key) {
             return q;
         }
+        self.qindex.ensure_buckets(fs.buckets as usize);
         let q = self.queues.len() as u32;
         self.queues.push(FlowQueue {
             fs: fs_id,

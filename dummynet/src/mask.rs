@@ -124,6 +124,13 @@ impl FlowTable {
         self.used += 1;
     }
 
+    /// Grow to at least `buckets` (a flowset's `buckets` option); never shrinks.
+    pub fn ensure_buckets(&mut self, buckets: usize) {
+        while self.slots.len() < buckets.min(1 << 20) {
+            self.grow();
+        }
+    }
+
     fn grow(&mut self) {
         let doubled = vec![None; self.slots.len() * 2];
         let old = core::mem::replace(&mut self.slots, doubled);

@@ -15,9 +15,14 @@ use crate::queue::Queued;
 /// Fractional bits of the virtual clock: weights become `inv_w = ONE_FP / weight`.
 const FRAC_BITS: u32 = 30;
 const ONE_FP: u64 = 1 << FRAC_BITS;
-/// Largest packet a class may send: 64 KiB (2^16), so GSO-sized buffers still fit.
+/// Largest group slot covers a 64 KiB packet at weight 1 (GSO-sized buffers).
 const MTU_SHIFT: u32 = 16;
 const MAX_INDEX: usize = 24;
+/// A class starts with this maximum packet length (an Ethernet frame fits) and is
+/// regrouped for bigger packets when it next becomes backlogged. Slots sized for the
+/// real maximum keep the service granularity fine: sizing every class for 64 KiB would
+/// let a class run 40 small packets ahead of its fair share.
+const DEFAULT_LMAX: u32 = 2048;
 const MIN_SLOT_SHIFT: u32 = FRAC_BITS + MTU_SHIFT - MAX_INDEX as u32;
 const NUM_SLOTS: u32 = 32;
 const NIL: u32 = u32::MAX;
@@ -52,6 +57,9 @@ fn mask_from(bitmap: u32, from: usize) -> u32 {
 struct Class<P> {
     pkts: VecDeque<Queued<P>>,
     inv_w: u64,
+    /// Largest packet the class's group is sized for, and the largest seen so far.
+    lmax: u32,
+    max_seen: u32,
     grp: u8,
     start: u64,
     finish: u64,
@@ -82,8 +90,8 @@ pub struct Qfq<P> {
     len: usize,
 }
 
-fn calc_index(inv_w: u64) -> u8 {
-    let slot_size = inv_w << MTU_SHIFT;
+fn calc_index(inv_w: u64, lmax: u32) -> u8 {
+    let slot_size = inv_w * u64::from(lmax);
     let size_map = slot_size >> MIN_SLOT_SHIFT;
     if size_map == 0 {
         return 0;
@@ -133,7 +141,9 @@ impl<P> Qfq<P> {
         self.classes.push(Class {
             pkts: VecDeque::new(),
             inv_w,
-            grp: calc_index(inv_w),
+            lmax: DEFAULT_LMAX,
+            max_seen: 0,
+            grp: calc_index(inv_w, DEFAULT_LMAX),
             start: self.v,
             finish: self.v,
             next: NIL,
@@ -306,9 +316,15 @@ impl<P> Qfq<P> {
         let len = u64::from(item.len);
         let c = &mut self.classes[cl as usize];
         c.pkts.push_back(item);
+        c.max_seen = c.max_seen.max(len as u32);
         self.len += 1;
         if c.pkts.len() > 1 {
             return;
+        }
+        if c.max_seen > c.lmax {
+            // Idle, so it is in no bucket: safe to move to a coarser group.
+            c.lmax = c.max_seen.next_power_of_two().min(1 << MTU_SHIFT);
+            c.grp = calc_index(c.inv_w, c.lmax);
         }
         self.update_start(cl);
         let c = &mut self.classes[cl as usize];
@@ -411,11 +427,14 @@ mod tests {
     fn group_index_covers_max_len_over_weight() {
         for w in [1u64, 2, 3, 7, 64, 99, 100, 1000] {
             let inv_w = ONE_FP / w;
-            let g = u32::from(calc_index(inv_w));
-            let sigma = 1u64 << (MIN_SLOT_SHIFT + g);
-            assert!(sigma >= inv_w << MTU_SHIFT, "w={w} g={g}");
-            if g > 0 {
-                assert!(sigma / 2 < inv_w << MTU_SHIFT, "w={w} g={g} not minimal");
+            for lmax in [1514u32, 2048, 9000, 1 << 16] {
+                let g = u32::from(calc_index(inv_w, lmax));
+                let need = inv_w * u64::from(lmax);
+                let sigma = 1u64 << (MIN_SLOT_SHIFT + g);
+                assert!(sigma >= need, "w={w} lmax={lmax} g={g}");
+                if g > 0 {
+                    assert!(sigma / 2 < need, "w={w} lmax={lmax} g={g} not minimal");
+                }
             }
         }
     }

@@ -1,0 +1,326 @@
+//! Rate, delay, loss and queue-limit exactness of a single pipe on the virtual clock.
+
+mod common;
+use common::*;
+use dummynet::{DropReason, Dummynet, Target, Time, Verdict};
+
+const SEC: u64 = 1_000_000_000;
+
+/// Offer `len`-byte packets at twice the pipe rate for `secs` seconds; return the outcome.
+fn saturate(bw: &str, len: u32, secs: u64) -> (u64, Outcome) {
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &[&format!("pipe 1 config bw {bw} queue 100")]);
+    let bps = dn.sched(1).unwrap().link().bw.bits_per_sec();
+    let gap = u64::from(len) * 8 * SEC / bps / 2;
+    let n = secs * SEC / gap;
+    let arrivals = cbr(0, Target::Pipe(1), flow(1, 17), len, 0, gap, n);
+    (
+        bps,
+        simulate(&mut dn, arrivals, Time::from_secs(secs), |_, _| vec![]),
+    )
+}
+
+#[test]
+fn one_mbit_pipe_delivers_125000_bytes_per_second_within_one_packet() {
+    for len in [1000u32, 1500, 64, 577] {
+        let (_, out) = saturate("1Mbit/s", len, 10);
+        for s in 0..10 {
+            let got = out.bytes_departed_in(s * SEC, (s + 1) * SEC, |_| true);
+            assert!(
+                got.abs_diff(125_000) <= u64::from(len),
+                "len {len}, second {s}: {got} bytes"
+            );
+        }
+        let total = out.bytes_departed_in(0, 10 * SEC, |_| true);
+        assert!(
+            total.abs_diff(1_250_000) <= u64::from(len),
+            "len {len}: {total} bytes in 10 s"
+        );
+        assert!(
+            !out.dropped.is_empty(),
+            "2x overload must overflow the queue"
+        );
+    }
+}
+
+#[test]
+fn odd_rates_are_exact_over_long_runs() {
+    // 3 bit/s style remainders: 1.5 Mbit/s, 999 Kbit/s, 30 Byte/s.
+    for (bw, len, secs) in [
+        ("1.5Mbit/s", 1500u32, 20u64),
+        ("999Kbit/s", 1000, 20),
+        ("30Byte/s", 84, 600),
+    ] {
+        let (bps, out) = saturate(bw, len, secs);
+        let expected = bps * secs / 8;
+        let total = out.bytes_departed_in(0, secs * SEC, |_| true);
+        assert!(
+            total.abs_diff(expected) <= u64::from(len),
+            "{bw}: {total} vs {expected}"
+        );
+    }
+}
+
+#[test]
+fn back_to_back_packets_leave_exactly_one_transmission_time_apart() {
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config bw 1Mbit/s delay 10"]);
+    let arrivals = cbr(0, Target::Pipe(1), flow(1, 6), 1000, 0, 0, 5);
+    let out = simulate(&mut dn, arrivals, Time::from_secs(1), |_, _| vec![]);
+    let times: Vec<u64> = out.departed.iter().map(|(t, _)| *t).collect();
+    // 1000 bytes at 1 Mbit/s = 8 ms, then 10 ms of delay.
+    assert_eq!(times, [18, 26, 34, 42, 50].map(|ms| ms * 1_000_000));
+}
+
+#[test]
+fn delay_is_exact_for_every_packet() {
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config delay 1500"]);
+    let arrivals: Vec<Arrival> = (0..100)
+        .map(|i| Arrival {
+            at: Time::from_nanos(i * 7_777_777 + 13),
+            target: Target::Pipe(1),
+            pkt: pkt(i, 100 + i as u32, flow(1, 17)),
+        })
+        .collect();
+    let out = simulate(&mut dn, arrivals, Time::from_secs(10), |_, _| vec![]);
+    assert_eq!(out.departed.len(), 100);
+    for (t, p) in &out.departed {
+        assert_eq!(*t, p.sent_ns + 1_500_000_000, "packet {}", p.id);
+        assert_eq!(
+            p.tag.unwrap().target,
+            Target::Pipe(1),
+            "leaving packets carry the dummynet mark"
+        );
+    }
+    assert_eq!(dn.next_wakeup(), None);
+}
+
+#[test]
+fn plr_drops_follow_the_binomial_law_and_the_seed() {
+    let n = 100_000u64;
+    let p = 0.1f64;
+    let mean = n as f64 * p;
+    let sd = (n as f64 * p * (1.0 - p)).sqrt();
+    let mut patterns = Vec::new();
+    for seed in [1u64, 2] {
+        let mut dn = Dummynet::new(seed);
+        config(&mut dn, &["pipe 1 config plr 0.1"]);
+        let mut dropped = Vec::new();
+        for i in 0..n {
+            match dn.enqueue(
+                pkt(i, 100, flow(1, 17)),
+                Target::Pipe(1),
+                Time::from_nanos(i),
+            ) {
+                Verdict::Dropped(p, DropReason::RandomLoss) => dropped.push(p.id),
+                Verdict::Dropped(_, why) => panic!("unexpected drop {why:?}"),
+                Verdict::Accepted => {}
+            }
+            dn.drain(Time::from_nanos(i), |_, _| {});
+        }
+        let d = dropped.len() as f64;
+        assert!(
+            (d - mean).abs() < 5.0 * sd,
+            "seed {seed}: {d} drops, expected {mean} ± {sd}"
+        );
+        let q = &dn.sched(1).unwrap().instances()[0].queues()[0];
+        assert_eq!(q.stats.drops, dropped.len() as u64);
+        assert_eq!(q.stats.tot_pkts, n);
+        patterns.push(dropped);
+    }
+    assert_ne!(
+        patterns[0], patterns[1],
+        "different seeds, different losses"
+    );
+    // Same seed, same losses.
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config plr 0.1"]);
+    let again: Vec<u64> = (0..n)
+        .filter_map(|i| {
+            match dn.enqueue(
+                pkt(i, 100, flow(1, 17)),
+                Target::Pipe(1),
+                Time::from_nanos(i),
+            ) {
+                Verdict::Dropped(p, _) => Some(p.id),
+                Verdict::Accepted => None,
+            }
+        })
+        .collect();
+    assert_eq!(again, patterns[0]);
+}
+
+#[test]
+fn plr_one_drops_everything_and_zero_nothing() {
+    for (plr, expect_drops) in [("1", 1000usize), ("0", 0)] {
+        let mut dn = Dummynet::new(9);
+        config(&mut dn, &[&format!("pipe 1 config plr {plr}")]);
+        let out = simulate(
+            &mut dn,
+            cbr(0, Target::Pipe(1), flow(1, 17), 100, 0, 1000, 1000),
+            Time::from_secs(1),
+            |_, _| vec![],
+        );
+        assert_eq!(out.dropped.len(), expect_drops);
+        assert_eq!(out.departed.len(), 1000 - expect_drops);
+    }
+}
+
+#[test]
+fn queue_overflow_drops_exactly_the_excess() {
+    // 50 packets at once into 10 slots: the first goes straight onto the wire,
+    // ten wait, the other 39 are dropped.
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config bw 1Mbit/s queue 10"]);
+    let out = simulate(
+        &mut dn,
+        cbr(0, Target::Pipe(1), flow(1, 17), 1000, 0, 0, 50),
+        Time::from_secs(5),
+        |_, _| vec![],
+    );
+    assert_eq!(out.departed.len(), 11);
+    assert_eq!(out.dropped.len(), 39);
+    assert!(out.dropped.iter().all(|p| p.id >= 11));
+    // Byte-sized queue: 5000 bytes hold five 1000-byte packets.
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config bw 1Mbit/s queue 5000Bytes"]);
+    let out = simulate(
+        &mut dn,
+        cbr(0, Target::Pipe(1), flow(1, 17), 1000, 0, 0, 50),
+        Time::from_secs(5),
+        |_, _| vec![],
+    );
+    assert_eq!(out.departed.len(), 6);
+    assert_eq!(out.dropped.len(), 44);
+    let show = dummynet::execute(&mut dn, "pipe 1 show").unwrap();
+    assert!(show.contains("4 KB"), "{show}");
+}
+
+#[test]
+fn burst_passes_at_line_rate_after_idle_then_the_rate_applies() {
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config bw 1000Byte/s burst 4500"]);
+    let out = simulate(
+        &mut dn,
+        cbr(0, Target::Pipe(1), flow(1, 1), 1500, 0, 0, 4),
+        Time::from_secs(10),
+        |_, _| vec![],
+    );
+    let times: Vec<u64> = out.departed.iter().map(|(t, _)| *t).collect();
+    // 4500 bytes of burst: three packets at once, the fourth after 1.5 s.
+    assert_eq!(times, [0, 0, 0, 1_500_000_000]);
+}
+
+#[test]
+fn pipe_mask_gives_each_host_its_own_link() {
+    let mut dn = Dummynet::new(1);
+    config(
+        &mut dn,
+        &["pipe 1 config bw 1Mbit/s mask src-ip 0xffffffff"],
+    );
+    let mut arrivals = Vec::new();
+    for h in 1..=4u8 {
+        arrivals.extend(cbr(
+            u64::from(h) * 1_000_000,
+            Target::Pipe(1),
+            flow(h, 6),
+            1000,
+            0,
+            4_000_000,
+            2000,
+        ));
+    }
+    let out = simulate(&mut dn, arrivals, Time::from_secs(5), |_, _| vec![]);
+    for h in 1..=4u8 {
+        let got = out.bytes_departed_in(0, 5 * 1_000_000_000, |p| {
+            p.key.src_ip & 0xff == u128::from(h)
+        });
+        assert!(
+            got.abs_diff(625_000) <= 1000,
+            "host {h}: {got} bytes, expected its own 1 Mbit/s"
+        );
+    }
+    assert_eq!(dn.sched(1).unwrap().instances().len(), 4);
+}
+
+#[test]
+fn queue_mask_creates_one_dynamic_queue_per_flow_sharing_the_link() {
+    let mut dn = Dummynet::new(1);
+    config(
+        &mut dn,
+        &[
+            "pipe 1 config bw 1Mbit/s",
+            "sched 1 config pipe 1 type wf2q+",
+            "queue 1 config pipe 1 weight 10 mask src-ip 0xffffffff buckets 256",
+        ],
+    );
+    let mut arrivals = Vec::new();
+    for h in 1..=8u8 {
+        arrivals.extend(cbr(
+            u64::from(h) * 1_000_000,
+            Target::Queue(1),
+            flow(h, 6),
+            1000,
+            0,
+            4_000_000,
+            1000,
+        ));
+    }
+    let out = simulate(&mut dn, arrivals, Time::from_secs(4), |_, _| vec![]);
+    let inst = &dn.sched(1).unwrap().instances()[0];
+    assert_eq!(inst.queues().len(), 8, "one queue per source host");
+    assert!(inst.buckets() >= 256);
+    for h in 1..=8u8 {
+        let got = out.bytes_departed_in(0, 4_000_000_000, |p| p.key.src_ip & 0xff == u128::from(h));
+        // Within two packets: one for the fractional share (62.5 packets each), one for
+        // host 1 finding the link idle at t = 0 and going first.
+        assert!(got.abs_diff(62_500) <= 2000, "host {h}: {got}");
+    }
+}
+
+#[test]
+fn unknown_pipe_and_deleted_pipe_drop_with_reason() {
+    let mut dn: Dummynet<TestPacket> = Dummynet::new(1);
+    assert!(matches!(
+        dn.enqueue(pkt(1, 100, flow(1, 6)), Target::Pipe(7), Time::ZERO),
+        Verdict::Dropped(_, DropReason::NoSuchObject)
+    ));
+    config(&mut dn, &["pipe 7 config delay 1500"]);
+    assert!(dn
+        .enqueue(pkt(2, 100, flow(1, 6)), Target::Pipe(7), Time::ZERO)
+        .is_accepted());
+    assert_eq!(dn.packets_held(), 1);
+    // Like FreeBSD's interface_removal test: tear down while a packet is delayed.
+    config(&mut dn, &["pipe 7 delete"]);
+    assert_eq!(dn.packets_held(), 0);
+    assert_eq!(dn.next_wakeup(), None);
+    dn.drain(Time::from_secs(2), |p, _| {
+        panic!("packet {} survived the delete", p.id)
+    });
+}
+
+#[test]
+fn time_going_backwards_is_clamped_not_a_panic() {
+    let mut dn = Dummynet::new(1);
+    config(&mut dn, &["pipe 1 config bw 1Mbit/s"]);
+    assert!(dn
+        .enqueue(
+            pkt(1, 1000, flow(1, 6)),
+            Target::Pipe(1),
+            Time::from_secs(5)
+        )
+        .is_accepted());
+    assert!(dn
+        .enqueue(
+            pkt(2, 1000, flow(1, 6)),
+            Target::Pipe(1),
+            Time::from_secs(1)
+        )
+        .is_accepted());
+    let mut got = Vec::new();
+    dn.drain(Time::from_secs(6), |p, tag| {
+        got.push((p.id, tag.departed_ns))
+    });
+    assert_eq!(got, [(1, 5_008_000_000), (2, 5_016_000_000)]);
+}
