@@ -75,6 +75,9 @@ commands:
   lspci [-v]           PCI devices (-v: BARs and capabilities)
   acpi                 ACPI tables found
   cmdline              the kernel command line
+  config               where the boot configuration came from, and its files
+  sysrc -a             every rc.conf variable
+  cat FILE             show a configuration file (/etc/rc.conf, /etc/pf.conf, ...)
   crash KIND           deliberately fault: pagefault, divide, opcode, stack, panic
   halt | poweroff      stop the machine (QEMU: exit with the pass code)
 ";
@@ -172,10 +175,41 @@ pub fn execute(line: &str, out: &mut dyn Write) {
             Ok(())
         }
         "cmdline" => writeln!(out, "{}", state::boot_info().cmdline()),
-        "crash" => match args.first().and_then(|k| crate::crash::Kind::parse(k)) {
-            Some(k) => crate::crash::crash(k),
-            None => writeln!(out, "crash: expected one of: {}", crate::crash::Kind::NAMES),
-        },
+        "config" => {
+            let c = state::config();
+            let src = match c.source {
+                bootcfg::Source::Archive => "boot archive",
+                bootcfg::Source::Embedded => "embedded default",
+            };
+            let _ = writeln!(out, "configuration: {src}");
+            for (f, size) in &c.files {
+                let _ = writeln!(out, "  /{f} ({size} bytes)");
+            }
+            Ok(())
+        }
+        "sysrc" => {
+            for (k, v) in &state::config().rc.vars {
+                let _ = writeln!(out, "{k}: {v}");
+            }
+            Ok(())
+        }
+        "cat" => {
+            let c = state::config();
+            let text = match args.first().map(|p| p.trim_start_matches('/')) {
+                Some("etc/rc.conf") => Some(c.rc_text.as_str()),
+                Some("etc/pf.conf") => c.pf_conf.as_deref(),
+                Some("etc/dnctl.conf") => c.dnctl_conf.as_deref(),
+                Some("etc/routes.txt") => c.routes_txt.as_deref(),
+                _ => {
+                    let _ = writeln!(out, "usage: cat /etc/rc.conf | /etc/pf.conf | /etc/dnctl.conf | /etc/routes.txt");
+                    return;
+                }
+            };
+            match text {
+                Some(t) => out.write_str(t),
+                None => writeln!(out, "cat: {}: No such file", args[0]),
+            }
+        }
         "halt" | "poweroff" | "shutdown" => {
             crate::kprintln!("damselfly: halting");
             arch::qemu::exit(arch::qemu::ExitCode::Pass)

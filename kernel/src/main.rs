@@ -106,6 +106,21 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     let devs = state::set_pci_devices(pci::enumerate(&cfg));
     kprint!("{}", pci::lspci(devs, false));
 
+    let config = state::set_config(load_config(bi));
+    ::log::info!(
+        "config: {} ({} files), hostname {}, {} interfaces configured",
+        match config.source {
+            bootcfg::Source::Archive => "boot archive",
+            bootcfg::Source::Embedded => "embedded default",
+        },
+        config.files.len(),
+        config.rc.hostname,
+        config.rc.interfaces.len()
+    );
+    for v in &config.rc.ignored {
+        ::log::warn!("config: /etc/rc.conf: {v} is not used by Damselfly");
+    }
+
     if let Some(kind) = bi.arg("crash") {
         match crash::Kind::parse(kind) {
             Some(k) => crash::crash(k),
@@ -123,6 +138,26 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
         platform.enabled_cpus()
     );
     console::run()
+}
+
+/// The config archive from the first boot module, or the embedded default. A broken
+/// archive is reported and the (restrictive) embedded default used instead, so the box
+/// still comes up with its console reachable.
+fn load_config(bi: &bootinfo::BootInfo) -> bootcfg::BootConfig {
+    let Some(m) = bi.modules().first() else {
+        return bootcfg::BootConfig::embedded();
+    };
+    // SAFETY: the loader put the module there and the frame allocator keeps it reserved;
+    // it is identity-mapped and never written.
+    let bytes = unsafe { core::slice::from_raw_parts(m.start as *const u8, m.len as usize) };
+    match bootcfg::BootConfig::from_archive(bytes) {
+        Ok(c) => c,
+        Err(e) => {
+            kprintln!("\n*** config error: {e}");
+            kprintln!("*** booting with the embedded default configuration instead\n");
+            bootcfg::BootConfig::embedded()
+        }
+    }
 }
 
 #[panic_handler]

@@ -8,6 +8,14 @@ use alloc::vec::Vec;
 static BOOT_INFO: spin::Once<BootInfo> = spin::Once::new();
 static PLATFORM: spin::Once<Platform> = spin::Once::new();
 static PCI: spin::Once<Vec<Device>> = spin::Once::new();
+static CONFIG: spin::Once<bootcfg::BootConfig> = spin::Once::new();
+
+pub fn set_config(c: bootcfg::BootConfig) -> &'static bootcfg::BootConfig {
+    CONFIG.call_once(|| c)
+}
+pub fn config() -> &'static bootcfg::BootConfig {
+    CONFIG.get().expect("the boot config is loaded during boot")
+}
 
 pub fn set_boot_info(b: BootInfo) -> &'static BootInfo {
     BOOT_INFO.call_once(|| b)

@@ -49,6 +49,10 @@ enum Cmd {
         /// Kernel command line (ELF boots only).
         #[arg(long, default_value = "")]
         append: String,
+        /// A directory holding etc/rc.conf (and etc/pf.conf, etc/dnctl.conf, …) to boot
+        /// with instead of the embedded default.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Run the whole test suite (what CI runs).
     Test,
@@ -81,8 +85,20 @@ fn main() -> ExitCode {
             iso,
             nic,
             append,
-        } => setup::ensure(setup::Need::Run)
-            .and_then(|_| run(&machine, smp, memory, host_build, iso, &nic, &append)),
+            config,
+        } => {
+            let opts = RunOpts {
+                machine,
+                smp,
+                memory,
+                host_build,
+                iso,
+                nics: nic,
+                append,
+                config,
+            };
+            setup::ensure(setup::Need::Run).and_then(|_| run(&opts))
+        }
         Cmd::Test => setup::ensure(setup::Need::Test).and_then(|_| test_all()),
         Cmd::Bench {
             what: BenchCmd::Boot { runs },
@@ -179,26 +195,31 @@ fn size_kib(p: &Path) -> u64 {
 }
 
 /// Makes a GRUB rescue ISO holding `kernel` and a grub.cfg booting it with multiboot2.
-fn make_iso(kernel: &Path, iso: &Path) -> Result<()> {
-    let dir = artifacts::out_dir().join(format!(
-        "iso-root-{}",
-        iso.file_stem().and_then(|s| s.to_str()).unwrap_or("x")
-    ));
+fn make_iso(kernel: &Path, iso: &Path, config: Option<&Path>) -> Result<()> {
+    let stem = iso.file_stem().and_then(|s| s.to_str()).unwrap_or("x");
+    let dir = artifacts::out_dir().join(format!("iso-root-{stem}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("boot/grub")).map_err(|e| e.to_string())?;
     std::fs::copy(kernel, dir.join("boot/kernel.elf")).map_err(|e| e.to_string())?;
-    std::fs::write(
-        dir.join("boot/grub/grub.cfg"),
-        "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\nterminal_input serial console\nterminal_output serial console\n\nmenuentry \"Damselfly\" {\n    multiboot2 /boot/kernel.elf\n    boot\n}\n",
-    )
-    .map_err(|e| e.to_string())?;
-    run_cmd(
-        Command::new("grub-mkrescue")
-            .arg("-o")
-            .arg(iso)
-            .arg(&dir)
-            .stderr(std::process::Stdio::null()),
-    )?;
+    let module = match config {
+        Some(c) => {
+            std::fs::copy(c, dir.join("boot/config.tar")).map_err(|e| e.to_string())?;
+            "    module2 /boot/config.tar config\n"
+        }
+        None => "",
+    };
+    let cfg = format!(
+        "set timeout=0\nset default=0\nserial --unit=0 --speed=115200\n\
+         terminal_input serial console\nterminal_output serial console\n\n\
+         menuentry \"Damselfly\" {{\n    multiboot2 /boot/kernel.elf\n{module}    boot\n}}\n"
+    );
+    std::fs::write(dir.join("boot/grub/grub.cfg"), cfg).map_err(|e| e.to_string())?;
+    let mut c = Command::new("grub-mkrescue");
+    c.arg("-o")
+        .arg(iso)
+        .arg(&dir)
+        .stderr(std::process::Stdio::null());
+    run_cmd(&mut c)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
@@ -210,6 +231,7 @@ fn image_all() -> Result<()> {
         make_iso(
             &artifacts::out_dir().join(artifacts::file_name(b, Image::Kernel)),
             &iso,
+            None,
         )?;
         eprintln!("built {} ({} KiB)", iso.display(), size_kib(&iso));
     }
@@ -224,40 +246,57 @@ fn machine(name: &str) -> Result<Machine> {
     }
 }
 
-fn run(
-    mach: &str,
+/// Options of `cargo xtask run`.
+struct RunOpts {
+    machine: String,
     smp: u32,
     memory: u32,
     host_build: bool,
     iso: bool,
-    nics: &[String],
-    append: &str,
-) -> Result<()> {
-    let build = if host_build || !setup::has_bare_metal_target() {
+    nics: Vec<String>,
+    append: String,
+    config: Option<PathBuf>,
+}
+
+fn run(o: &RunOpts) -> Result<()> {
+    let build = if o.host_build || !setup::has_bare_metal_target() {
         Build::HostTriple
     } else {
         Build::BareMetal
     };
-    if build == Build::HostTriple && !host_build {
+    if build == Build::HostTriple && !o.host_build {
         eprintln!("xtask: x86_64-unknown-none is not installed; booting the host-triple build");
     }
     let kernel = build_kernel(build)?;
-    let image = if iso {
+    let archive = match &o.config {
+        Some(dir) => {
+            let out = artifacts::out_dir().join("config.tar");
+            tests::config::pack_dir(dir, &out)
+                .map_err(|e| format!("--config {}: {e}", dir.display()))?;
+            eprintln!("xtask: packed {} into {}", dir.display(), out.display());
+            Some(out)
+        }
+        None => None,
+    };
+    let image = if o.iso {
         let p = artifacts::out_dir().join(artifacts::file_name(build, Image::Iso));
-        make_iso(&kernel, &p)?;
+        make_iso(&kernel, &p, archive.as_deref())?;
         Image::Iso
     } else {
         Image::Kernel
     };
     let mut cfg = QemuConfig::new(build, image)
-        .machine(machine(mach)?)
-        .smp(smp);
-    cfg.memory_mb = memory;
+        .machine(machine(&o.machine)?)
+        .smp(o.smp);
+    cfg.memory_mb = o.memory;
     cfg.debug_exit = true; // `halt` then ends QEMU
-    if !append.is_empty() {
-        cfg = cfg.append(append);
+    if image == Image::Kernel {
+        cfg.initrd = archive;
     }
-    for n in nics {
+    if !o.append.is_empty() {
+        cfg = cfg.append(&o.append);
+    }
+    for n in &o.nics {
         cfg = cfg.nic(n);
     }
     eprintln!("xtask: serial console below; type 'help'. Ctrl-A X quits QEMU.");

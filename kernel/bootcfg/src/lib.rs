@@ -28,6 +28,8 @@ pub use rcconf::RcConf;
 #[derive(Clone, Debug, Default)]
 pub struct BootConfig {
     pub rc: RcConf,
+    /// `etc/rc.conf` as written.
+    pub rc_text: String,
     /// `etc/pf.conf` (or the file `pf_rules` names), if present.
     pub pf_conf: Option<String>,
     /// `etc/dnctl.conf`, if present.
@@ -77,6 +79,7 @@ impl BootConfig {
             RcConf::parse("/etc/rc.conf", DEFAULT_RC_CONF).expect("the embedded rc.conf parses");
         BootConfig {
             rc,
+            rc_text: DEFAULT_RC_CONF.into(),
             pf_conf: Some(DEFAULT_PF_CONF.into()),
             dnctl_conf: None,
             routes_txt: None,
@@ -120,6 +123,7 @@ impl BootConfig {
         }
         Ok(BootConfig {
             rc,
+            rc_text,
             pf_conf,
             dnctl_conf: text("etc/dnctl.conf")?,
             routes_txt: text("etc/routes.txt")?,
