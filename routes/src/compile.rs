@@ -11,8 +11,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::fib::{
-    block_header, FibChange, FibDelta, FibImage, Node, Span, BLOCK_HEADER, DIRECT_BLOCK,
-    DIRECT_LEAF,
+    block_header, FibChange, FibDelta, FibImage, Node, Span, Words, BLOCK_HEADER, DIRECT_NODE,
+    EMPTY_BLOCK, LINE_WORDS,
 };
 use crate::key::{Key, STRIDE};
 
@@ -159,6 +159,22 @@ impl Arena {
         at
     }
 
+    /// Like `alloc`, but a run of at most a line never crosses a line boundary and a longer one
+    /// starts on one; the skipped tail of a line is kept as a free fragment.
+    fn alloc_in_line(&mut self, len: u32) -> u32 {
+        if self.free.get(&len).is_some_and(|l| !l.is_empty()) {
+            return self.alloc(len);
+        }
+        let line = LINE_WORDS as u32;
+        let used = self.end % line;
+        if used != 0 && (len > line || used + len > line) {
+            let pad = line - used;
+            self.release(self.end, pad);
+            self.end += pad;
+        }
+        self.alloc(len)
+    }
+
     fn release(&mut self, at: u32, len: u32) {
         if len > 0 {
             self.free.entry(len).or_default().push(at);
@@ -183,14 +199,21 @@ pub(crate) struct Layout {
     extents: Vec<Extent>,
     nodes: Arena,
     leaves: Arena,
+    /// Next hop → its shared one-leaf block (never freed until a full rebuild).
+    uniform: BTreeMap<u16, u32>,
 }
 
 impl Layout {
     pub(crate) fn new(slots: usize) -> Self {
+        // Every table starts with the "no route" block at leaves[0] (see `Fib::new`).
         Layout {
             extents: vec![Extent::default(); slots],
             nodes: Arena::default(),
-            leaves: Arena::default(),
+            leaves: Arena {
+                end: EMPTY_BLOCK.len() as u32,
+                ..Arena::default()
+            },
+            uniform: BTreeMap::from([(0, 0)]),
         }
     }
 
@@ -228,9 +251,9 @@ impl<'a> Placer<'a> {
             layout,
             delta: FibDelta::default(),
             image: Some(FibImage {
-                direct: vec![DIRECT_LEAF; slots],
+                direct: vec![0; slots],
                 nodes: Vec::new(),
-                leaves: Vec::new(),
+                leaves: Words::from_slice(&EMPTY_BLOCK),
             }),
         }
     }
@@ -241,13 +264,26 @@ impl<'a> Placer<'a> {
         self.layout.nodes.release(old.node_at, old.node_len);
         self.layout.leaves.release(old.leaf_at, old.leaf_len);
         let (entry, extent) = match built {
-            Built::Leaf(hop) => (DIRECT_LEAF | u32::from(hop), Extent::default()),
+            Built::Leaf(hop) => {
+                let at = match self.layout.uniform.get(&hop) {
+                    Some(&at) => at,
+                    None => {
+                        let at = self.layout.leaves.alloc_in_line(EMPTY_BLOCK.len() as u32);
+                        self.layout.uniform.insert(hop, at);
+                        let mut block = EMPTY_BLOCK;
+                        block[BLOCK_HEADER] = hop;
+                        self.write_leaves(at, block.to_vec());
+                        at
+                    }
+                };
+                (at, Extent::default())
+            }
             Built::Block(block) => {
                 let len = block.len() as u32;
-                let at = self.layout.leaves.alloc(len);
+                let at = self.layout.leaves.alloc_in_line(len);
                 self.write_leaves(at, block);
                 (
-                    DIRECT_BLOCK | at,
+                    at,
                     Extent {
                         leaf_at: at,
                         leaf_len: len,
@@ -259,7 +295,7 @@ impl<'a> Placer<'a> {
                 let node_len = nodes.len() as u32;
                 let leaf_len = leaves.len() as u32;
                 let node_at = self.layout.nodes.alloc(node_len);
-                let leaf_at = self.layout.leaves.alloc(leaf_len);
+                let leaf_at = self.layout.leaves.alloc_in_line(leaf_len);
                 for node in &mut nodes {
                     node.base0 += leaf_at;
                     node.base1 += node_at;
@@ -267,7 +303,7 @@ impl<'a> Placer<'a> {
                 self.write_nodes(node_at, nodes);
                 self.write_leaves(leaf_at, leaves);
                 (
-                    node_at,
+                    DIRECT_NODE | node_at,
                     Extent {
                         node_at,
                         node_len,
@@ -306,11 +342,7 @@ impl<'a> Placer<'a> {
     fn write_leaves(&mut self, at: u32, leaves: Vec<u16>) {
         match &mut self.image {
             Some(image) => {
-                let at = at as usize;
-                if image.leaves.len() < at + leaves.len() {
-                    image.leaves.resize(at + leaves.len(), 0);
-                }
-                image.leaves[at..at + leaves.len()].copy_from_slice(&leaves);
+                image.leaves.write(at as usize, &leaves);
             }
             None => {
                 self.delta.leaf_spans.push(Span {

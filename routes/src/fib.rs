@@ -2,17 +2,20 @@
 //!
 //! Layout, for a key of `BITS` bits:
 //!
-//! * `direct`: one `u32` per value of the top `DIRECT_BITS` bits. An entry is either a leaf
-//!   (next-hop index in the low 16 bits, [`DIRECT_LEAF`] set), a *leaf block* ([`DIRECT_BLOCK`]
-//!   set, index into `leaves`) or the index of a trie node in `nodes`.
+//! * `direct`: one `u32` per value of the top `DIRECT_BITS` bits. An entry is either the index
+//!   of a trie node in `nodes` ([`DIRECT_NODE`] set) or the index of a *leaf block* in
+//!   `leaves`. A slot where every address has the same next hop points at a one-leaf block
+//!   shared by all such slots of that next hop, so the common path has no data-dependent
+//!   branch: direct entry, block header, leaf.
 //! * `nodes`: internal nodes. A node resolves [`STRIDE`] = 6 more bits: `vector` has bit `i` set
 //!   when position `i` has a child node, `leafvec` has bit `i` set where a new run of equal leaves
 //!   starts. Children of a node sit together at `base1..`, its leaves at `base0..`; the rank of a
 //!   position (a popcount of the bits below it) picks the child or the leaf.
-//! * `leaves`: 16-bit next-hop indices (0 = no route). A leaf block is a node with no children
-//!   stored inline in `leaves`: four `u16` holding the `leafvec`, then its leaves. Under a
-//!   realistic IPv4 table almost every populated /18 is such a block, so the common lookup reads
-//!   one direct entry and one or two cache lines next to each other.
+//! * `leaves`: 16-bit next-hop indices (0 = no route), in 64-byte-aligned lines of 32. A leaf
+//!   block is a node with no children stored inline in `leaves`: four `u16` holding the
+//!   `leafvec`, then its leaves. Under a realistic IPv4 table almost every populated /18 is such
+//!   a block, and a block of up to 32 words never crosses a line, so the common lookup reads one
+//!   direct entry and one cache line.
 //!
 //! The structure is built elsewhere (`compile`); a replica only ever applies finished pieces
 //! ([`FibChange`]), so applying an update costs a copy, not a recompilation per CPU.
@@ -23,14 +26,85 @@ use core::marker::PhantomData;
 
 use crate::key::{Key, STRIDE};
 
-/// Direct entry flag: the low 16 bits are a next-hop index.
-pub(crate) const DIRECT_LEAF: u32 = 1 << 31;
-/// Direct entry flag: the low 30 bits index a leaf block in `leaves`.
-pub(crate) const DIRECT_BLOCK: u32 = 1 << 30;
+/// Direct entry flag: the low 31 bits index `nodes`; without it, they index a leaf block.
+pub(crate) const DIRECT_NODE: u32 = 1 << 31;
 /// Mask of the index part of a direct entry.
-pub(crate) const DIRECT_INDEX: u32 = DIRECT_BLOCK - 1;
+pub(crate) const DIRECT_INDEX: u32 = DIRECT_NODE - 1;
 /// `u16` words of a leaf block's header (its 64-bit `leafvec`).
 pub(crate) const BLOCK_HEADER: usize = 4;
+/// The block every table starts with at `leaves[0]`: one run, next hop 0 ("no route").
+pub(crate) const EMPTY_BLOCK: [u16; BLOCK_HEADER + 1] = [1, 0, 0, 0, 0];
+
+/// `u16` words per cache line of `leaves`.
+pub(crate) const LINE_WORDS: usize = 32;
+
+/// One 64-byte line of leaf words; the alignment is what lets a block sit in one cache line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(C, align(64))]
+pub struct Line([u16; LINE_WORDS]);
+
+impl Default for Line {
+    fn default() -> Self {
+        Line([0; LINE_WORDS])
+    }
+}
+
+/// The leaf words of a table, addressed by word index.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Words {
+    lines: Vec<Line>,
+    len: usize,
+}
+
+impl Words {
+    pub(crate) fn from_slice(words: &[u16]) -> Self {
+        let mut out = Words::default();
+        out.write(0, words);
+        out
+    }
+
+    /// Number of words in use.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    #[inline(always)]
+    pub(crate) fn get(&self, index: usize) -> u16 {
+        self.lines[index / LINE_WORDS].0[index % LINE_WORDS]
+    }
+
+    /// The `leafvec` of the block at `at` (a block header never crosses a line).
+    #[inline(always)]
+    pub(crate) fn header(&self, at: usize) -> u64 {
+        let line = &self.lines[at / LINE_WORDS].0;
+        let o = at % LINE_WORDS;
+        block_leafvec(&line[o..o + BLOCK_HEADER])
+    }
+
+    pub(crate) fn resize(&mut self, len: usize) {
+        self.lines.resize(len.div_ceil(LINE_WORDS), Line::default());
+        self.len = len;
+    }
+
+    /// Writes `words` at `at`, growing as needed.
+    pub(crate) fn write(&mut self, at: usize, words: &[u16]) {
+        if self.len < at + words.len() {
+            self.resize(at + words.len());
+        }
+        for (i, &w) in words.iter().enumerate() {
+            let index = at + i;
+            self.lines[index / LINE_WORDS].0[index % LINE_WORDS] = w;
+        }
+    }
+
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.lines.shrink_to_fit();
+    }
+
+    fn bytes(&self) -> usize {
+        self.lines.capacity() * core::mem::size_of::<Line>()
+    }
+}
 
 /// One internal trie node (24 bytes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -75,7 +149,7 @@ pub(crate) fn block_header(leafvec: u64) -> [u16; BLOCK_HEADER] {
 pub struct Fib<K: Key> {
     direct: Vec<u32>,
     nodes: Vec<Node>,
-    leaves: Vec<u16>,
+    leaves: Words,
     _key: PhantomData<K>,
 }
 
@@ -89,9 +163,9 @@ impl<K: Key> Fib<K> {
     /// An empty table: every address has no route.
     pub fn new() -> Self {
         Fib {
-            direct: vec![DIRECT_LEAF; 1 << K::DIRECT_BITS],
+            direct: vec![0; 1 << K::DIRECT_BITS],
             nodes: Vec::new(),
-            leaves: Vec::new(),
+            leaves: Words::from_slice(&EMPTY_BLOCK),
             _key: PhantomData,
         }
     }
@@ -100,18 +174,22 @@ impl<K: Key> Fib<K> {
     #[inline]
     pub fn lookup(&self, key: K) -> u16 {
         let entry = self.direct[key.direct_index()];
-        if entry & DIRECT_LEAF != 0 {
-            return entry as u16;
-        }
-        let mut offset = K::DIRECT_BITS;
-        let mut v = key.chunk(offset);
-        if entry & DIRECT_BLOCK != 0 {
-            let at = (entry & DIRECT_INDEX) as usize;
-            let leafvec = block_leafvec(&self.leaves[at..at + BLOCK_HEADER]);
+        let v = key.chunk(K::DIRECT_BITS);
+        if entry & DIRECT_NODE == 0 {
+            let at = entry as usize;
+            let leafvec = self.leaves.header(at);
             let rank = (leafvec & upto(v)).count_ones() as usize;
-            return self.leaves[at + BLOCK_HEADER - 1 + rank];
+            return self.leaves.get(at + BLOCK_HEADER - 1 + rank);
         }
-        let mut node = &self.nodes[entry as usize];
+        self.lookup_nodes(entry & DIRECT_INDEX, key, v)
+    }
+
+    /// The rest of a lookup whose direct entry points at node `index`; `v` is the chunk of
+    /// `key` that node resolves.
+    #[inline]
+    fn lookup_nodes(&self, index: u32, key: K, mut v: usize) -> u16 {
+        let mut offset = K::DIRECT_BITS;
+        let mut node = &self.nodes[index as usize];
         while (node.vector >> v) & 1 != 0 {
             let rank = (node.vector & upto(v)).count_ones();
             node = &self.nodes[(node.base1 + rank - 1) as usize];
@@ -119,7 +197,7 @@ impl<K: Key> Fib<K> {
             v = key.chunk(offset);
         }
         let rank = (node.leafvec & upto(v)).count_ones();
-        self.leaves[(node.base0 + rank - 1) as usize]
+        self.leaves.get((node.base0 + rank - 1) as usize)
     }
 
     /// Looks up several keys at once, interleaving their memory accesses.
@@ -127,23 +205,34 @@ impl<K: Key> Fib<K> {
     /// Same answers as [`Fib::lookup`] per key; a packet batch is the natural caller.
     #[inline]
     pub fn lookup_batch<const N: usize>(&self, keys: &[K; N]) -> [u16; N] {
-        // Touch every direct entry first so the cache misses of the whole batch overlap.
+        // Stage by stage over the whole batch, so the cache misses of its keys overlap.
         let entries: [u32; N] = core::array::from_fn(|i| self.direct[keys[i].direct_index()]);
-        core::array::from_fn(|i| {
+        let mut at = [0usize; N];
+        let mut out = [0u16; N];
+        for i in 0..N {
+            let v = keys[i].chunk(K::DIRECT_BITS);
             let entry = entries[i];
-            if entry & DIRECT_LEAF != 0 {
-                entry as u16
+            if entry & DIRECT_NODE == 0 {
+                let block = entry as usize;
+                let leafvec = self.leaves.header(block);
+                at[i] = block + BLOCK_HEADER - 1 + (leafvec & upto(v)).count_ones() as usize;
             } else {
-                self.lookup(keys[i])
+                out[i] = self.lookup_nodes(entry & DIRECT_INDEX, keys[i], v);
             }
-        })
+        }
+        for i in 0..N {
+            if entries[i] & DIRECT_NODE == 0 {
+                out[i] = self.leaves.get(at[i]);
+            }
+        }
+        out
     }
 
-    /// Bytes held by the lookup structure (direct table, nodes and leaves).
+    /// Bytes allocated for the lookup structure (direct table, nodes and leaves).
     pub fn memory_bytes(&self) -> usize {
-        self.direct.len() * core::mem::size_of::<u32>()
-            + self.nodes.len() * core::mem::size_of::<Node>()
-            + self.leaves.len() * core::mem::size_of::<u16>()
+        self.direct.capacity() * core::mem::size_of::<u32>()
+            + self.nodes.capacity() * core::mem::size_of::<Node>()
+            + self.leaves.bytes()
     }
 
     /// Number of internal nodes and of leaf words (for statistics).
@@ -162,7 +251,7 @@ impl<K: Key> Fib<K> {
             }
             FibChange::Delta(delta) => {
                 self.nodes.resize(delta.nodes_len as usize, Node::default());
-                self.leaves.resize(delta.leaves_len as usize, 0);
+                self.leaves.resize(delta.leaves_len as usize);
                 let mut from = 0;
                 for span in &delta.node_spans {
                     let (at, len) = (span.at as usize, span.len as usize);
@@ -172,7 +261,7 @@ impl<K: Key> Fib<K> {
                 let mut from = 0;
                 for span in &delta.leaf_spans {
                     let (at, len) = (span.at as usize, span.len as usize);
-                    self.leaves[at..at + len].copy_from_slice(&delta.leaf_data[from..from + len]);
+                    self.leaves.write(at, &delta.leaf_data[from..from + len]);
                     from += len;
                 }
                 // Direct entries last: they are what makes the new pieces reachable.
@@ -221,7 +310,7 @@ impl FibDelta {
 pub struct FibImage {
     pub(crate) direct: Vec<u32>,
     pub(crate) nodes: Vec<Node>,
-    pub(crate) leaves: Vec<u16>,
+    pub(crate) leaves: Words,
 }
 
 /// What one update does to one address family's compiled table.
