@@ -111,8 +111,9 @@ fn proto_name(p: u8) -> String {
 const FLOW_HEADER: &str =
     "BKT Prot ___Source IP/port____ ____Dest. IP/port____ Tot_pkt/bytes Pkt/Byte Drp";
 
-fn flow_line(out: &mut String, bucket: usize, q: &FlowQueue) {
-    let k = &q.key;
+/// `key`: the queue's masked key, or its instance's when only the scheduler is masked.
+fn flow_line(out: &mut String, bucket: usize, q: &FlowQueue, key: &FlowKey) {
+    let k = key;
     let s = &q.stats;
     let _ = writeln!(
         out,
@@ -236,7 +237,12 @@ fn flows<P: Packet>(out: &mut String, s: &Sched<P>, only: Option<FlowsetId>) {
                 let _ = writeln!(out, "{FLOW_HEADER}");
                 header = true;
             }
-            flow_line(out, inst.bucket_of(q), q);
+            let key = if q.key == FlowKey::default() {
+                inst.key()
+            } else {
+                &q.key
+            };
+            flow_line(out, inst.bucket_of(q), q, key);
         }
     }
 }
