@@ -118,7 +118,9 @@ impl<M: DmaRegion> RxRing<M> {
             if rx_csum && status & rxd::STA_IXSM == 0 {
                 if errors & (rxd::ERR_TCPE | rxd::ERR_IPE) != 0 {
                     buf.meta.flags.insert(BufFlags::CSUM_BAD);
-                } else if status & (rxd::STA_IPCS | rxd::STA_TCPCS) != 0 {
+                } else if status & rxd::STA_TCPCS != 0 {
+                    // Only a checked TCP/UDP checksum vouches for the whole packet; an IP
+                    // header check alone (ICMP, fragments) leaves L4 unverified.
                     buf.meta.flags.insert(BufFlags::CSUM_VALID);
                 }
             }

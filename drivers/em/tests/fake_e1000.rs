@@ -373,8 +373,10 @@ fn rx_errors_are_dropped_and_counted() {
     fake.deliver(&frame(0, 64), 0, 0);
     fake.deliver(&frame(1, 64), 0, 0x01); // CRC error
     fake.deliver(&frame(2, 64), rxd::STA_TCPCS, rxd::ERR_TCPE);
+    // IP header checked but no L4 checksum: not vouched for.
+    fake.deliver(&frame(3, 64), rxd::STA_IPCS, 0);
     let mut out = Vec::new();
-    assert_eq!(q.rx_batch(&mut pool, &mut out, 64), 2);
+    assert_eq!(q.rx_batch(&mut pool, &mut out, 64), 3);
     assert_eq!(
         pool.available(),
         before + 1,
@@ -382,6 +384,7 @@ fn rx_errors_are_dropped_and_counted() {
     );
     assert!(out[1].meta.flags.contains(BufFlags::CSUM_BAD));
     assert!(!out[0].meta.flags.contains(BufFlags::CSUM_VALID));
+    assert!(!out[2].meta.flags.contains(BufFlags::CSUM_VALID));
     assert_eq!(dev.stats().rx_errors, 1);
 }
 

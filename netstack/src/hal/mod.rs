@@ -75,7 +75,8 @@ pub enum HalError {
 /// between ring writes and the doorbell is the driver's job (`core::sync::atomic::fence`).
 ///
 /// Implementations panic on an out-of-range offset or range, and on a misaligned `read_*`
-/// or `write_*` offset (natural alignment).
+/// or `write_*` offset (natural alignment). The kernel's region type should be `Send`, so
+/// a ring or pool can be handed to the CPU that owns it.
 pub trait DmaRegion {
     /// Shared view of CPU-owned bytes.
     type Bytes<'a>: Deref<Target = [u8]>
@@ -133,7 +134,9 @@ pub trait Dma {
 /// Accesses are volatile and uncached, in program order. Implementations panic when
 /// `offset + width` exceeds [`len`](Self::len) or `offset` is not naturally aligned, so a
 /// driver bug cannot reach outside its device. Writes take `&self`: registers are not
-/// Rust memory, and per-queue registers of one device are written from several CPUs.
+/// Rust memory, and per-queue registers of one device are written from several CPUs — so
+/// the kernel's window type should be `Send + Sync` (drivers share it through an `Arc`
+/// between the device half and the queue halves that run on other CPUs).
 pub trait Mmio {
     /// Size of the window in bytes.
     fn len(&self) -> usize;
@@ -213,8 +216,9 @@ pub trait PciConfig {
     /// (the status register next to the command register has write-1-to-clear bits).
     fn write_u16(&self, offset: u16, value: u16);
     /// Maps memory BAR `bar` (0–5; a 64-bit BAR is named by its low half) uncached and
-    /// returns a window covering all of it. Calling it twice for one BAR may return two
-    /// windows onto the same registers.
+    /// returns a window covering all of it. Must work more than once for the same BAR
+    /// (virtio places several structures in one BAR): each call returns a window onto the
+    /// same registers.
     fn map_bar(&self, bar: u8) -> Result<Self::Mmio, HalError>;
 
     /// Reads the byte at `offset`.
