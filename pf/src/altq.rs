@@ -8,6 +8,7 @@ use core::fmt;
 use crate::error::ParseError;
 use crate::lex::Tok;
 use crate::parse::{parse_number, Parser};
+use crate::print::word;
 use crate::ruleset::Definition;
 
 /// A bandwidth as written: bits per second or a share of the parent.
@@ -26,14 +27,16 @@ impl fmt::Display for Bandwidth {
             Bandwidth::BitsPerSec(b) => {
                 // pfctl's rate2str: scale by 1000 up to G, two decimals
                 // only when needed.
-                let units = [' ', 'K', 'M', 'G'];
+                // (pfctl prints "0 b" below 1000; without the space it
+                // reads back.)
+                let units = ["", "K", "M", "G"];
                 let mut r = b as f64;
                 let mut i = 0;
                 while r >= 1000.0 && i < 3 {
                     r /= 1000.0;
                     i += 1;
                 }
-                let u = units[i];
+                let u = units.get(i).copied().unwrap_or("");
                 if ((r * 100.0) as u64) % 100 != 0 {
                     write!(f, "{r:.2}{u}b")
                 } else {
@@ -97,7 +100,7 @@ pub struct AltqDef {
 
 impl fmt::Display for AltqDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "altq on {} ", self.ifname)?;
+        write!(f, "altq on {} ", word(&self.ifname))?;
         if self.scheduler.flags.is_empty() {
             write!(f, "{} ", self.scheduler.name)?;
         } else {
@@ -116,7 +119,7 @@ impl fmt::Display for AltqDef {
         write!(f, "tbrsize {} ", self.tbrsize)?;
         write!(f, "queue {{")?;
         for q in &self.queues {
-            write!(f, " {q}")?;
+            write!(f, " {}", word(q))?;
         }
         write!(f, " }}")
     }
@@ -146,9 +149,9 @@ const DEFAULT_QLIMIT: u32 = 50;
 
 impl fmt::Display for QueueDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "queue {} ", self.name)?;
+        write!(f, "queue {} ", word(&self.name))?;
         if let Some(i) = &self.ifname {
-            write!(f, "on {i} ")?;
+            write!(f, "on {} ", word(i))?;
         }
         match self.bandwidth {
             Some(Bandwidth::Percent(p)) if p < 100 => write!(f, "bandwidth {p}% ")?,
@@ -173,7 +176,7 @@ impl fmt::Display for QueueDef {
         if !self.children.is_empty() {
             write!(f, "{{")?;
             for c in &self.children {
-                write!(f, " {c}")?;
+                write!(f, " {}", word(c))?;
             }
             write!(f, " }}")?;
         }

@@ -63,6 +63,9 @@ impl RuleSpec {
     }
 }
 
+/// Longest label (pf's `PF_RULE_LABEL_SIZE` less the terminator).
+const MAX_LABEL_LEN: usize = 63;
+
 /// Most rules one statement may expand to (a product of lists).
 const MAX_EXPANSION: usize = 65536;
 
@@ -356,6 +359,12 @@ impl Parser<'_> {
             .iter()
             .map(|l| self.expand_label(l, &r, nr))
             .collect();
+        if labels.iter().any(|l| l.len() > MAX_LABEL_LEN) {
+            return Err(spec
+                .at
+                .clone()
+                .with_message("rule label too long (max 63 chars)"));
+        }
         r.labels = labels;
         if let Some(t) = &r.tag {
             r.tag = Some(self.expand_label(t, &r, nr));

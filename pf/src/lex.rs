@@ -60,7 +60,8 @@ pub struct Lexer {
     macros: BTreeMap<String, String>,
 }
 
-fn is_word_byte(c: u8) -> bool {
+/// True for bytes that may appear in an unquoted word.
+pub fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric()
         || (c.is_ascii_punctuation()
             && !matches!(
@@ -77,7 +78,6 @@ fn is_word_byte(c: u8) -> bool {
                     | b','
                     | b'"'
                     | b'\''
-                    | b'$'
             ))
 }
 
@@ -235,7 +235,7 @@ impl Lexer {
                                 self.bump();
                                 match self.peek_byte() {
                                     Some(b'\n') => self.bump(),
-                                    Some(n) if n == c => {
+                                    Some(n) if n == c || matches!(n, b'\\' | b' ' | b'\t') => {
                                         buf.push(n);
                                         self.bump();
                                     }

@@ -13,6 +13,7 @@ use crate::addr::Af;
 use crate::error::ParseError;
 use crate::host::HostEnv;
 use crate::lex::{Lexer, Tok, Token};
+use crate::print::{quoted, word};
 use crate::ruleset::{Anchor, Definition, LimiterDef, Ruleset};
 use crate::table::{TableAddr, TableDef, TableSource};
 use crate::Dialect;
@@ -417,23 +418,23 @@ impl Parser<'_> {
             "loginterface" | "hostid" | "fingerprints" => {
                 let v = self.string()?;
                 if opt == "fingerprints" {
-                    format!("set fingerprints \"{v}\"")
+                    format!("set fingerprints {}", quoted(&v))
                 } else {
-                    format!("set {opt} {v}")
+                    format!("set {opt} {}", word(&v))
                 }
             }
             "skip" => {
                 self.expect_word("on")?;
                 let ifs = self.if_name_list()?;
                 let mut s = String::from("set skip on");
-                if ifs.len() == 1 {
+                if let [one] = ifs.as_slice() {
                     s.push(' ');
-                    s.push_str(&ifs[0]);
+                    s.push_str(&word(one));
                 } else {
                     s.push_str(" {");
                     for i in &ifs {
                         s.push(' ');
-                        s.push_str(i);
+                        s.push_str(&word(i));
                     }
                     s.push_str(" }");
                 }
@@ -446,7 +447,7 @@ impl Parser<'_> {
                     match t.tok {
                         Tok::Word(w) | Tok::Str(w) => {
                             s.push(' ');
-                            s.push_str(&w);
+                            s.push_str(&word(&w));
                         }
                         Tok::Sym(x) => s.push_str(x),
                         _ => {}

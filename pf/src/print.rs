@@ -29,7 +29,7 @@ pub fn print_ruleset(rs: &Ruleset, host: &dyn HostEnv, dialect: &Dialect) -> Str
     for d in &rs.defs {
         match d {
             Definition::Macro(n, v) => {
-                let _ = writeln!(p.out, "{n} = \"{v}\"");
+                let _ = writeln!(p.out, "{n} = {}", quoted(v));
             }
             Definition::Table(t) => {
                 p.out.push_str(&fmt_table(t));
@@ -49,7 +49,7 @@ pub fn print_ruleset(rs: &Ruleset, host: &dyn HostEnv, dialect: &Dialect) -> Str
             }
             Definition::Limiter(l) => {
                 let kind = if l.source { "source" } else { "state" };
-                let _ = write!(p.out, "{kind} limiter {} id {}", l.name, l.id);
+                let _ = write!(p.out, "{kind} limiter {} id {}", word(&l.name), l.id);
                 for o in &l.opts {
                     p.out.push(' ');
                     p.out.push_str(o);
@@ -145,7 +145,7 @@ impl Printer<'_> {
             (Action::Pass | Action::Block | Action::Match, Some(a)) => {
                 s.push_str("anchor");
                 if !a.name.is_empty() {
-                    let _ = write!(s, " \"{}\"", a.name);
+                    let _ = write!(s, " {}", quoted(&a.name));
                 }
             }
             (Action::Nat | Action::Rdr | Action::Binat, Some(a)) => {
@@ -156,7 +156,7 @@ impl Printer<'_> {
                 };
                 s.push_str(kw);
                 if !a.name.is_empty() {
-                    let _ = write!(s, " \"{}\"", a.name);
+                    let _ = write!(s, " {}", quoted(&a.name));
                 }
             }
             _ => {
@@ -238,7 +238,7 @@ impl Printer<'_> {
         }
         if let Some(i) = &r.interface {
             let not = if i.not { "! " } else { "" };
-            let _ = write!(s, " on {not}{}", i.name);
+            let _ = write!(s, " on {not}{}", word(&i.name));
         }
         if let Some((kind, pool)) = &r.route {
             s.push_str(match kind {
@@ -273,7 +273,7 @@ impl Printer<'_> {
                 let _ = write!(s, " port {}", self.port(p, r.proto));
             }
             if let Some(os) = &r.os {
-                let _ = write!(s, " os \"{os}\"");
+                let _ = write!(s, " os {}", quoted(os));
             }
             s.push_str(" to ");
             s.push_str(&fmt_addr_spec(&r.dst.addr.addr, r.dst.addr.not));
@@ -283,7 +283,7 @@ impl Printer<'_> {
         }
         if let Some(i) = &r.received_on {
             let not = if i.not { "!" } else { "" };
-            let _ = write!(s, " {not}received-on {}", i.name);
+            let _ = write!(s, " {not}received-on {}", word(&i.name));
         }
         if let Some(u) = &r.user {
             let _ = write!(s, " user {}", fmt_id(u));
@@ -407,7 +407,7 @@ impl Printer<'_> {
             let _ = write!(s, " fragment {no}reassemble");
         }
         for l in &r.labels {
-            let _ = write!(s, " label \"{l}\"");
+            let _ = write!(s, " label {}", quoted(l));
         }
         if let Some(id) = r.ridentifier {
             let _ = write!(s, " ridentifier {id}");
@@ -422,21 +422,21 @@ impl Printer<'_> {
         }
         match &r.queue {
             Some((q, Some(p))) => {
-                let _ = write!(s, " queue({q}, {p})");
+                let _ = write!(s, " queue({}, {})", word(q), word(p));
             }
             Some((q, None)) => {
-                let _ = write!(s, " queue {q}");
+                let _ = write!(s, " queue {}", word(q));
             }
             None => {}
         }
         if let Some(t) = &r.tag {
-            let _ = write!(s, " tag {t}");
+            let _ = write!(s, " tag {}", word(t));
         }
         if let Some((not, t)) = &r.tagged {
             if *not {
                 s.push_str(" !");
             }
-            let _ = write!(s, " tagged {t}");
+            let _ = write!(s, " tagged {}", word(t));
         }
         if let Some(t) = r.rtable {
             let _ = write!(s, " rtable {t}");
@@ -586,6 +586,37 @@ fn fmt_flags(f: u8) -> String {
     s
 }
 
+/// `s` in double quotes, escaped so the lexer reads it back unchanged.
+pub(crate) fn quoted(s: &str) -> String {
+    let mut out = String::from("\"");
+    let b: alloc::vec::Vec<char> = s.chars().collect();
+    for (i, c) in b.iter().enumerate() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' if matches!(b.get(i + 1), None | Some('"' | '\\' | ' ' | '\t' | '\n')) => {
+                out.push_str("\\\\")
+            }
+            c => out.push(*c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// `s` as a bare word when it reads back as one, else quoted (pfctl prints
+/// names bare; quoting only what would not survive a re-read).
+pub(crate) fn word(s: &str) -> String {
+    if !s.is_empty()
+        && !s.starts_with('$')
+        && !s.starts_with('-')
+        && s.bytes().all(crate::lex::is_word_byte)
+    {
+        String::from(s)
+    } else {
+        quoted(s)
+    }
+}
+
 /// `addr` or `addr/len` (the length only when not a single host).
 pub(crate) fn fmt_prefix(p: &IpPrefix) -> String {
     if p.len() == p.af().max_prefix() {
@@ -603,13 +634,13 @@ pub(crate) fn fmt_addr(a: &Address, _verbose: bool) -> String {
         Address::UrpfFailed => "urpf-failed".into(),
         Address::Prefix(p) => fmt_prefix(p),
         Address::Range(a, b) => format!("{a} - {b}"),
-        Address::Table(t) => format!("<{t}>"),
+        Address::Table(t) => format!("<{}>", word(t)),
         Address::Dynamic {
             ifname,
             mods,
             prefix,
         } => {
-            let mut s = format!("({ifname}");
+            let mut s = format!("({}", word(ifname));
             if mods.network {
                 s.push_str(":network");
             }
@@ -659,9 +690,9 @@ fn fmt_pool(p: &Pool, usage: PoolUse) -> String {
             s.push_str(", ");
         }
         match (usage, &a.ifname) {
-            (PoolUse::Route, Some(ifname)) if a.addr == Address::Any => s.push_str(ifname),
+            (PoolUse::Route, Some(ifname)) if a.addr == Address::Any => s.push_str(&word(ifname)),
             (PoolUse::Route, Some(ifname)) => {
-                let _ = write!(s, "({ifname} {})", fmt_addr(&a.addr, false));
+                let _ = write!(s, "({} {})", word(ifname), fmt_addr(&a.addr, false));
             }
             _ => s.push_str(&fmt_addr(&a.addr, false)),
         }
@@ -715,7 +746,7 @@ fn fmt_pool(p: &Pool, usage: PoolUse) -> String {
 
 /// `table <name> ...` as pfctl prints a definition.
 pub fn fmt_table(t: &TableDef) -> String {
-    let mut s = format!("table <{}>", t.name);
+    let mut s = format!("table <{}>", word(&t.name));
     if t.constant {
         s.push_str(" const");
     }
@@ -728,7 +759,7 @@ pub fn fmt_table(t: &TableDef) -> String {
     for src in &t.sources {
         match src {
             TableSource::File(f) => {
-                let _ = write!(s, " file \"{f}\"");
+                let _ = write!(s, " file {}", quoted(f));
             }
             TableSource::Addrs(v) => {
                 s.push_str(" {");
@@ -783,7 +814,7 @@ fn fmt_ether(r: &EtherRule) -> String {
     }
     if let Some(i) = &r.interface {
         let not = if i.not { "! " } else { "" };
-        let _ = write!(s, " on {not}{}", i.name);
+        let _ = write!(s, " on {not}{}", word(&i.name));
     }
     if let Some(b) = &r.bridge_to {
         let _ = write!(s, " bridge-to {b}");
@@ -811,22 +842,22 @@ fn fmt_ether(r: &EtherRule) -> String {
         );
     }
     if let Some(q) = &r.queue {
-        let _ = write!(s, " queue {q}");
+        let _ = write!(s, " queue {}", word(q));
     }
     for l in &r.labels {
-        let _ = write!(s, " label \"{l}\"");
+        let _ = write!(s, " label {}", quoted(l));
     }
     if let Some(id) = r.ridentifier {
         let _ = write!(s, " ridentifier {id}");
     }
     if let Some(t) = &r.tag {
-        let _ = write!(s, " tag {t}");
+        let _ = write!(s, " tag {}", word(t));
     }
     if let Some((not, t)) = &r.tagged {
         if *not {
             s.push_str(" !");
         }
-        let _ = write!(s, " tagged {t}");
+        let _ = write!(s, " tagged {}", word(t));
     }
     if let Some(d) = &r.dummynet {
         let kw = if d.is_pipe { "dnpipe" } else { "dnqueue" };

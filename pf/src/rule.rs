@@ -265,9 +265,6 @@ impl Parser<'_> {
                 "allow-opts" => r.allow_opts = true,
                 "label" => {
                     let l = self.string()?;
-                    if l.len() >= 64 {
-                        return Err(self.error("rule label too long (max 63 chars)"));
-                    }
                     spec.rule.labels.push(l);
                 }
                 "ridentifier" => {
