@@ -78,6 +78,9 @@ commands:
   config               where the boot configuration came from, and its files
   sysrc -a             every rc.conf variable
   cat FILE             show a configuration file (/etc/rc.conf, /etc/pf.conf, ...)
+  lwkt stress [N] [B]  all-pairs message stress: N per CPU pair, batches of B
+  lwkt ping [COUNT]    IPI round trips to every other CPU
+  lwkt switch [COUNT]  cycles per LWKT thread switch on this CPU
   crash KIND           deliberately fault: pagefault, divide, opcode, stack, panic
   halt | poweroff      stop the machine (QEMU: exit with the pass code)
 ";
@@ -210,10 +213,89 @@ pub fn execute(line: &str, out: &mut dyn Write) {
                 None => writeln!(out, "cat: {}: No such file", args[0]),
             }
         }
+        "lwkt" => lwkt_command(&args, out),
+        "crash" => match args.first().and_then(|k| crate::crash::Kind::parse(k)) {
+            Some(k) => crate::crash::crash(k),
+            None => writeln!(out, "crash: expected one of: {}", crate::crash::Kind::NAMES),
+        },
         "halt" | "poweroff" | "shutdown" => {
             crate::kprintln!("damselfly: halting");
             arch::qemu::exit(arch::qemu::ExitCode::Pass)
         }
         other => writeln!(out, "{other}: command not found (try 'help')"),
     };
+}
+
+fn lwkt_command(args: &[&str], out: &mut dyn Write) -> core::fmt::Result {
+    let num = |i: usize, default: u64| {
+        args.get(i)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(default)
+    };
+    let hz = arch::time::tsc_hz().max(1);
+    let ns = |cycles: u64| cycles as f64 * 1e9 / hz as f64;
+    match args.first().copied() {
+        Some("stress") => {
+            let per_pair = num(1, 100_000);
+            let batch = num(2, 64) as usize;
+            match crate::cpuctl::run_stress(per_pair, batch) {
+                Err(e) => writeln!(out, "lwkt stress: {e}"),
+                Ok(r) => {
+                    let expected = per_pair * (r.ncpus * r.ncpus) as u64;
+                    let per_msg_cpu =
+                        r.elapsed_cycles as f64 * r.ncpus as f64 / r.messages.max(1) as f64;
+                    writeln!(
+                        out,
+                        "lwkt stress: cpus={} messages={} expected={expected} errors={} time_ms={:.1} \
+                         cycles_per_msg_per_cpu={per_msg_cpu:.1} ns_per_msg_aggregate={:.2} ipis={} \
+                         ipis_per_msg={:.5} halts={} full={}",
+                        r.ncpus,
+                        r.messages,
+                        r.errors.len(),
+                        ns(r.elapsed_cycles) / 1e6,
+                        ns(r.elapsed_cycles) / r.messages.max(1) as f64,
+                        r.ipis,
+                        r.ipis as f64 / r.messages.max(1) as f64,
+                        r.halts,
+                        r.full
+                    )?;
+                    for e in r.errors.iter().take(8) {
+                        writeln!(out, "  error: {e:?}")?;
+                    }
+                    let ok = r.errors.is_empty() && r.messages == expected;
+                    writeln!(
+                        out,
+                        "lwkt stress: {}",
+                        if ok {
+                            "PASS (no loss, no duplicate, FIFO per pair)"
+                        } else {
+                            "FAIL"
+                        }
+                    )
+                }
+            }
+        }
+        Some("ping") => {
+            let count = num(1, 1000);
+            for cpu in 1..arch::percpu::online().count() {
+                match crate::cpuctl::ping(cpu, count) {
+                    Ok((c, ipis)) => writeln!(
+                        out,
+                        "cpu0 -> cpu{cpu}: {count} round trips, {c} cycles ({:.0} ns) each, {ipis} IPIs",
+                        ns(c)
+                    )?,
+                    Err(e) => writeln!(out, "cpu{cpu}: {e}")?,
+                }
+            }
+            Ok(())
+        }
+        Some("switch") => {
+            let c = crate::cpuctl::switch_cycles(num(1, 1_000_000));
+            writeln!(out, "thread switch: {c} cycles ({:.0} ns)", ns(c))
+        }
+        _ => writeln!(
+            out,
+            "usage: lwkt stress [PER_PAIR] [BATCH] | lwkt ping [COUNT] | lwkt switch [COUNT]"
+        ),
+    }
 }

@@ -14,6 +14,7 @@ mod acpi;
 mod arch;
 mod bootinfo;
 mod console;
+mod cpuctl;
 mod crash;
 mod ktest;
 mod log;
@@ -131,7 +132,9 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
         ktest::run(filter);
     }
 
+    cpuctl::register_vector();
     let online = smp::start_aps();
+    cpuctl::init(online);
     let boot_ms = arch::time::now_ns() / 1_000_000;
     kprintln!(
         "damselfly: ready cpus={} online={online} boot_ms={boot_ms}",

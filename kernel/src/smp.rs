@@ -53,7 +53,7 @@ extern "C" fn ap_main(index: u64) -> ! {
     apic::init_cpu(false);
     percpu::init(index as usize, apic::id(), tables);
     arch::time::start_tick();
-    idle_loop()
+    crate::cpuctl::ap_loop(index as usize)
 }
 
 /// Halts until an interrupt, forever.
