@@ -10,8 +10,9 @@
 //!   ([`buf::PacketPool`]) of DMA memory, with their offload metadata.
 //! - [`device`]: the per-queue, batched, zero-copy [`device::NetDevice`] trait every NIC
 //!   driver implements, with its capabilities, link state and statistics.
-//! - [`toeplitz`]: the Toeplitz flow hash (RSS) and the symmetric key that keeps both
-//!   directions of a flow on one CPU.
+//! - [`toeplitz`]: the Toeplitz flow hash (RSS), the symmetric key that keeps both
+//!   directions of a flow on one CPU, and [`toeplitz::hash_frame`] for NICs that cannot
+//!   hash in hardware (the e1000s).
 //!
 //! Forwarding, ARP/NDP and the netisr dispatch land here next (see ARCHITECTURE.md).
 #![no_std]

@@ -90,9 +90,60 @@ pub fn ipv6_ports(key: &[u8], src: [u8; 16], dst: [u8; 16], sport: u16, dport: u
     hash(key, &input)
 }
 
+/// The flow hash of an Ethernet frame, for NICs that cannot hash in hardware: the 4-tuple
+/// for unfragmented TCP and UDP over IPv4 or IPv6, the address pair for other IP packets
+/// (IPv6 extension headers are not walked, so such packets hash by addresses), `None` for
+/// non-IP or truncated frames. One 802.1Q/802.1ad tag (or two) is skipped. Never panics.
+pub fn hash_frame(key: &[u8], frame: &[u8]) -> Option<u32> {
+    let mut at = 12;
+    let mut ethertype = u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]);
+    for _ in 0..2 {
+        if ethertype != 0x8100 && ethertype != 0x88a8 {
+            break;
+        }
+        at += 4;
+        ethertype = u16::from_be_bytes([*frame.get(at)?, *frame.get(at + 1)?]);
+    }
+    let l3 = frame.get(at + 2..)?;
+    let ports = |l4: &[u8]| -> Option<(u16, u16)> {
+        let p = l4.get(..4)?;
+        Some((
+            u16::from_be_bytes([p[0], p[1]]),
+            u16::from_be_bytes([p[2], p[3]]),
+        ))
+    };
+    match ethertype {
+        0x0800 => {
+            let ihl = usize::from(*l3.first()? & 0x0f) * 4;
+            if ihl < 20 || l3.len() < ihl {
+                return None;
+            }
+            let src: [u8; 4] = l3[12..16].try_into().ok()?;
+            let dst: [u8; 4] = l3[16..20].try_into().ok()?;
+            let fragment = u16::from_be_bytes([l3[6], l3[7]]) & 0x3fff != 0;
+            let l4_proto = matches!(l3[9], 6 | 17);
+            match (l4_proto && !fragment).then(|| ports(&l3[ihl..])).flatten() {
+                Some((sp, dp)) => Some(ipv4_ports(key, src, dst, sp, dp)),
+                None => Some(ipv4(key, src, dst)),
+            }
+        }
+        0x86dd => {
+            let h = l3.get(..40)?;
+            let src: [u8; 16] = h[8..24].try_into().ok()?;
+            let dst: [u8; 16] = h[24..40].try_into().ok()?;
+            match matches!(h[6], 6 | 17).then(|| ports(&l3[40..])).flatten() {
+                Some((sp, dp)) => Some(ipv6_ports(key, src, dst, sp, dp)),
+                None => Some(ipv6(key, src, dst)),
+            }
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
 
     /// The key of Microsoft's RSS verification suite.
     const MS_KEY: [u8; 40] = [
@@ -235,6 +286,101 @@ mod tests {
             "only {} distinct hashes",
             distinct.len()
         );
+    }
+
+    fn ipv4_frame(src: [u8; 4], dst: [u8; 4], proto: u8, sp: u16, dp: u16, frag: u16) -> Vec<u8> {
+        let mut f = alloc::vec![0u8; 14 + 20 + 8];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[14 + 6..14 + 8].copy_from_slice(&frag.to_be_bytes());
+        f[14 + 9] = proto;
+        f[14 + 12..14 + 16].copy_from_slice(&src);
+        f[14 + 16..14 + 20].copy_from_slice(&dst);
+        f[34..36].copy_from_slice(&sp.to_be_bytes());
+        f[36..38].copy_from_slice(&dp.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn frames_hash_like_their_tuples() {
+        let (a, b) = ([198, 18, 0, 1], [198, 19, 0, 7]);
+        let tcp = ipv4_frame(a, b, 6, 40000, 443, 0);
+        let want = ipv4_ports(&SYMMETRIC_KEY, a, b, 40000, 443);
+        assert_eq!(hash_frame(&SYMMETRIC_KEY, &tcp), Some(want));
+        // The reply lands on the same CPU.
+        let reply = ipv4_frame(b, a, 17, 443, 40000, 0);
+        assert_eq!(
+            hash_frame(&SYMMETRIC_KEY, &reply),
+            Some(ipv4_ports(&SYMMETRIC_KEY, b, a, 443, 40000))
+        );
+        assert_eq!(hash_frame(&SYMMETRIC_KEY, &reply), Some(want));
+        // ICMP and fragments hash by addresses (later fragments carry no ports).
+        let icmp = ipv4_frame(a, b, 1, 0, 0, 0);
+        assert_eq!(
+            hash_frame(&SYMMETRIC_KEY, &icmp),
+            Some(ipv4(&SYMMETRIC_KEY, a, b))
+        );
+        let frag = ipv4_frame(a, b, 6, 40000, 443, 0x2000);
+        assert_eq!(
+            hash_frame(&SYMMETRIC_KEY, &frag),
+            Some(ipv4(&SYMMETRIC_KEY, a, b))
+        );
+        // A VLAN tag is skipped.
+        let mut tagged = tcp[..12].to_vec();
+        tagged.extend_from_slice(&[0x81, 0x00, 0x00, 0x05]);
+        tagged.extend_from_slice(&tcp[12..]);
+        assert_eq!(hash_frame(&SYMMETRIC_KEY, &tagged), Some(want));
+        // IPv6 UDP.
+        let mut v6f = alloc::vec![0u8; 14 + 40 + 8];
+        v6f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        v6f[14 + 6] = 17;
+        let (s6, d6) = (
+            v6([0x2001, 2, 0, 0, 0, 0, 0, 1]),
+            v6([0x2001, 2, 0, 1, 0, 0, 0, 9]),
+        );
+        v6f[22..38].copy_from_slice(&s6);
+        v6f[38..54].copy_from_slice(&d6);
+        v6f[54..56].copy_from_slice(&5353u16.to_be_bytes());
+        v6f[56..58].copy_from_slice(&53u16.to_be_bytes());
+        assert_eq!(
+            hash_frame(&SYMMETRIC_KEY, &v6f),
+            Some(ipv6_ports(&SYMMETRIC_KEY, s6, d6, 5353, 53))
+        );
+    }
+
+    #[test]
+    fn frame_hash_never_panics() {
+        assert_eq!(hash_frame(&SYMMETRIC_KEY, &[]), None);
+        let arp = {
+            let mut f = alloc::vec![0u8; 42];
+            f[12..14].copy_from_slice(&[0x08, 0x06]);
+            f
+        };
+        assert_eq!(hash_frame(&SYMMETRIC_KEY, &arp), None);
+        let tcp = ipv4_frame([1, 2, 3, 4], [5, 6, 7, 8], 6, 1, 2, 0);
+        for n in 0..tcp.len() {
+            let _ = hash_frame(&SYMMETRIC_KEY, &tcp[..n]);
+        }
+        // Garbage of every length, including bogus IHL values.
+        let mut x = 0x9e37_79b9u32;
+        for n in 0..200 {
+            let mut f: Vec<u8> = (0..n)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 17;
+                    x ^= x << 5;
+                    x as u8
+                })
+                .collect();
+            if n > 14 {
+                f[12..14].copy_from_slice(if n % 2 == 0 {
+                    &[0x08, 0x00]
+                } else {
+                    &[0x86, 0xdd]
+                });
+            }
+            let _ = hash_frame(&SYMMETRIC_KEY, &f);
+        }
     }
 
     #[test]
