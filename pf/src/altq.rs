@@ -54,6 +54,8 @@ pub struct Scheduler {
     pub name: String,
     /// Flags in pfctl's print order.
     pub flags: Vec<String>,
+    /// Other parameters as written (`realtime 10%`, hfsc service curves).
+    pub params: Vec<String>,
 }
 
 /// The order pfctl prints scheduler flags in.
@@ -76,6 +78,9 @@ impl Scheduler {
         write!(f, "{}(", self.name)?;
         for fl in &self.flags {
             write!(f, " {fl}")?;
+        }
+        for p in &self.params {
+            write!(f, " {p}")?;
         }
         write!(f, " ) ")
     }
@@ -101,7 +106,7 @@ pub struct AltqDef {
 impl fmt::Display for AltqDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "altq on {} ", word(&self.ifname))?;
-        if self.scheduler.flags.is_empty() {
+        if self.scheduler.flags.is_empty() && self.scheduler.params.is_empty() {
             write!(f, "{} ", self.scheduler.name)?;
         } else {
             self.scheduler.write_opts(f)?;
@@ -142,6 +147,35 @@ pub struct QueueDef {
     pub scheduler: Option<Scheduler>,
     /// Child queues.
     pub children: Vec<String>,
+    /// OpenBSD 5.5+ queueing (`queue q parent p flows N bandwidth 1M
+    /// default`), which prints in its own format.
+    pub openbsd: Option<FlowQueue>,
+}
+
+/// Parameters of OpenBSD's HFSC/FQ-CoDel queues.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct FlowQueue {
+    /// `parent`.
+    pub parent: Option<String>,
+    /// `flows N` (FQ-CoDel).
+    pub flows: Option<u32>,
+    /// `quantum N`.
+    pub quantum: Option<u32>,
+    /// `min` (real-time) bandwidth.
+    pub min: Option<Bandwidth>,
+    /// `max` (upper limit) bandwidth.
+    pub max: Option<Bandwidth>,
+    /// `default`.
+    pub default: bool,
+}
+
+/// OpenBSD prints rates without the `b`: `1M`, `10G`.
+fn bare_rate(b: &Bandwidth) -> String {
+    let s = format!("{b}");
+    match b {
+        Bandwidth::BitsPerSec(_) => String::from(s.trim_end_matches('b')),
+        Bandwidth::Percent(_) => s,
+    }
 }
 
 const DEFAULT_PRIORITY: u8 = 1;
@@ -149,6 +183,36 @@ const DEFAULT_QLIMIT: u32 = 50;
 
 impl fmt::Display for QueueDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(o) = &self.openbsd {
+            write!(f, "queue {}", word(&self.name))?;
+            if let Some(p) = &o.parent {
+                write!(f, " parent {}", word(p))?;
+            } else if let Some(i) = &self.ifname {
+                write!(f, " on {}", word(i))?;
+            }
+            if let Some(n) = o.flows {
+                write!(f, " flows {n}")?;
+            }
+            if let Some(n) = o.quantum {
+                write!(f, " quantum {n}")?;
+            }
+            if let Some(b) = &self.bandwidth {
+                write!(f, " bandwidth {}", bare_rate(b))?;
+            }
+            if let Some(b) = &o.min {
+                write!(f, " min {}", bare_rate(b))?;
+            }
+            if let Some(b) = &o.max {
+                write!(f, " max {}", bare_rate(b))?;
+            }
+            if o.default {
+                write!(f, " default")?;
+            }
+            if let Some(q) = self.qlimit {
+                write!(f, " qlimit {q}")?;
+            }
+            return Ok(());
+        }
         write!(f, "queue {} ", word(&self.name))?;
         if let Some(i) = &self.ifname {
             write!(f, "on {} ", word(i))?;
@@ -169,7 +233,7 @@ impl fmt::Display for QueueDef {
             }
         }
         if let Some(s) = &self.scheduler {
-            if !s.flags.is_empty() {
+            if !s.flags.is_empty() || !s.params.is_empty() {
                 s.write_opts(f)?;
             }
         }
@@ -219,9 +283,9 @@ impl Parser<'_> {
         };
         let mult = match unit {
             "" | "b" => 1.0,
-            "Kb" => 1e3,
-            "Mb" => 1e6,
-            "Gb" => 1e9,
+            "Kb" | "K" => 1e3,
+            "Mb" | "M" => 1e6,
+            "Gb" | "G" => 1e9,
             _ => return Err(self.error(&format!("unknown unit {unit}"))),
         };
         Ok(Bandwidth::BitsPerSec((v * mult) as u64))
@@ -236,19 +300,40 @@ impl Parser<'_> {
         }
         let name = self.word()?;
         let mut flags = Vec::new();
+        let mut params: Vec<String> = Vec::new();
         if self.eat_sym("(")? {
-            while !self.eat_sym(")")? {
-                let f = self.word()?;
-                if !FLAG_ORDER.contains(&f.as_str()) {
+            // Flags, and parameters such as hfsc's `linkshare (10% 5000 20%)`.
+            let mut depth = 0usize;
+            loop {
+                let t = self.next()?;
+                match t.tok {
+                    Tok::Sym(")") if depth == 0 => break,
+                    Tok::Sym(",") if depth == 0 => {}
+                    Tok::Word(w) if depth == 0 && FLAG_ORDER.contains(&w.as_str()) => flags.push(w),
+                    Tok::Word(w) | Tok::Str(w) => params.push(w),
+                    Tok::Sym(x @ "(") => {
+                        depth += 1;
+                        params.push(x.into());
+                    }
+                    Tok::Sym(x @ ")") => {
+                        depth -= 1;
+                        params.push(x.into());
+                    }
+                    Tok::Sym(x) if depth > 0 => params.push(x.into()),
+                    _ => return Err(self.syntax()),
+                }
+                if params.len() > 64 {
                     return Err(self.syntax());
                 }
-                flags.push(f);
-                self.eat_sym(",")?;
             }
         }
         flags.sort_by_key(|f| FLAG_ORDER.iter().position(|x| x == f));
         flags.dedup();
-        Ok(Some(Scheduler { name, flags }))
+        Ok(Some(Scheduler {
+            name,
+            flags,
+            params,
+        }))
     }
 
     fn queue_names(&mut self) -> Result<Vec<String>, ParseError> {
@@ -278,6 +363,7 @@ impl Parser<'_> {
             scheduler: Scheduler {
                 name: "cbq".into(),
                 flags: Vec::new(),
+                params: Vec::new(),
             },
             bandwidth: None,
             qlimit: None,
@@ -323,14 +409,35 @@ impl Parser<'_> {
             qlimit: None,
             scheduler: None,
             children: Vec::new(),
+            openbsd: None,
         };
         loop {
             if let Some(s) = self.scheduler()? {
                 q.scheduler = Some(s);
+            } else if self.eat_word("parent")? {
+                q.openbsd.get_or_insert_with(FlowQueue::default).parent = Some(self.string()?);
+            } else if self.eat_word("flows")? {
+                let n = self.number_max(u32::MAX.into(), "flows")? as u32;
+                q.openbsd.get_or_insert_with(FlowQueue::default).flows = Some(n);
+            } else if self.eat_word("quantum")? {
+                let n = self.number_max(u32::MAX.into(), "quantum")? as u32;
+                q.openbsd.get_or_insert_with(FlowQueue::default).quantum = Some(n);
+            } else if self.eat_word("min")? {
+                let b = self.bandwidth()?;
+                q.openbsd.get_or_insert_with(FlowQueue::default).min = Some(b);
+            } else if self.eat_word("max")? {
+                let b = self.bandwidth()?;
+                q.openbsd.get_or_insert_with(FlowQueue::default).max = Some(b);
+            } else if self.eat_word("default")? {
+                q.openbsd.get_or_insert_with(FlowQueue::default).default = true;
             } else if self.eat_word("on")? {
                 q.ifname = Some(self.string()?);
             } else if self.eat_word("bandwidth")? {
+                let bare = matches!(self.peek()?, Tok::Word(w) if w.ends_with(['K', 'M', 'G']));
                 q.bandwidth = Some(self.bandwidth()?);
+                if bare {
+                    q.openbsd.get_or_insert_with(FlowQueue::default);
+                }
             } else if self.eat_word("priority")? {
                 q.priority = Some(self.number_max(255, "priority")? as u8);
             } else if self.eat_word("qlimit")? {

@@ -336,6 +336,7 @@ impl Parser<'_> {
             Some(_) => None,
             None if pass
                 && tcp_or_any
+                && !r.fragment
                 && r.state != StateMode::None
                 && self.dialect.implicit_keep_state =>
             {

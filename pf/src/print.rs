@@ -293,6 +293,15 @@ impl Printer<'_> {
         }
         if let Some(f) = &r.flags {
             let _ = write!(s, " flags {}/{}", fmt_flags(f.set), fmt_flags(f.mask));
+        } else if matches!(r.action, Action::Pass | Action::Match)
+            && self.dialect.implicit_keep_state
+            && r.proto.is_none_or(|p| p == 6)
+            && !r.fragment
+            && anchor.is_none()
+            && r.state != StateMode::None
+        {
+            // Stateful TCP without the default S/SA check.
+            s.push_str(" flags any");
         }
         if let Some(i) = &r.icmp {
             let kw = if i.af == Af::Inet {
@@ -384,20 +393,45 @@ impl Printer<'_> {
             s.push_str(" fragment");
         }
         let sc = &r.scrub;
-        if sc.no_df {
+        if r.action != Action::Scrub && *sc != crate::ruleset::ScrubOpts::default() {
+            // `match ... scrub (...)`.
+            let mut parts = alloc::vec::Vec::new();
+            if sc.no_df {
+                parts.push("no-df".to_string());
+            }
+            if sc.random_id {
+                parts.push("random-id".to_string());
+            }
+            if let Some(t) = sc.min_ttl {
+                parts.push(format!("min-ttl {t}"));
+            }
+            if let Some(t) = sc.set_tos {
+                parts.push(format!("set-tos 0x{t:02x}"));
+            }
+            if sc.reassemble_tcp {
+                parts.push("reassemble tcp".to_string());
+            }
+            if let Some(m) = sc.max_mss {
+                parts.push(format!("max-mss {m}"));
+            }
+            let _ = write!(s, " scrub ({})", parts.join(", "));
+        }
+        if r.action == Action::Scrub && sc.no_df {
             s.push_str(" no-df");
         }
-        if sc.random_id {
-            s.push_str(" random-id");
-        }
-        if let Some(t) = sc.min_ttl {
-            let _ = write!(s, " min-ttl {t}");
-        }
-        if let Some(m) = sc.max_mss {
-            let _ = write!(s, " max-mss {m}");
-        }
-        if let Some(t) = sc.set_tos {
-            let _ = write!(s, " set-tos 0x{t:02x}");
+        if r.action == Action::Scrub {
+            if sc.random_id {
+                s.push_str(" random-id");
+            }
+            if let Some(t) = sc.min_ttl {
+                let _ = write!(s, " min-ttl {t}");
+            }
+            if let Some(m) = sc.max_mss {
+                let _ = write!(s, " max-mss {m}");
+            }
+            if let Some(t) = sc.set_tos {
+                let _ = write!(s, " set-tos 0x{t:02x}");
+            }
         }
         if r.action == Action::Scrub && !r.no {
             if sc.reassemble_tcp {
@@ -770,9 +804,6 @@ pub fn fmt_table(t: &TableDef) -> String {
                 s.push_str(" }");
             }
         }
-    }
-    if t.sources.is_empty() {
-        s.push_str(" { }");
     }
     s
 }

@@ -267,7 +267,8 @@ impl Parser<'_> {
                     let l = self.string()?;
                     spec.rule.labels.push(l);
                 }
-                "ridentifier" => {
+                // pfSense's older name for ridentifier.
+                "ridentifier" | "tracker" => {
                     r.ridentifier = Some(self.number_max(u32::MAX.into(), "ridentifier")? as u32)
                 }
                 "queue" => {

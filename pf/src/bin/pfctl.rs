@@ -116,28 +116,34 @@ fn main() -> ExitCode {
     let mut verbose = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        match a.as_str() {
-            "-f" => file = args.next(),
-            "-o" => {
-                // Only `-o none` exists here: the optimiser is not implemented.
-                if args.next().as_deref() != Some("none") {
-                    eprintln!("pfctl: only -o none is supported");
-                    return ExitCode::from(1);
-                }
-            }
-            "-n" => {}
-            "-v" => verbose = true,
-            s if s.starts_with('-') && s.len() > 1 && !s.starts_with("-f") => {
-                for c in s[1..].chars() {
-                    match c {
-                        'n' => {}
-                        'v' => verbose = true,
-                        _ => return usage(),
+        let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
+            return usage();
+        };
+        // Flags combine as in `-nvf FILE`; `-f` and `-o` take the rest of
+        // the word or the next argument.
+        for (i, c) in flags.char_indices() {
+            match c {
+                'n' => {}
+                'v' => verbose = true,
+                'f' | 'o' => {
+                    let rest = &flags[i + c.len_utf8()..];
+                    let val = if rest.is_empty() {
+                        args.next()
+                    } else {
+                        Some(rest.to_string())
+                    };
+                    let Some(val) = val else { return usage() };
+                    if c == 'f' {
+                        file = Some(val);
+                    } else if val != "none" {
+                        // The optimiser is not implemented: only `-o none`.
+                        eprintln!("pfctl: only -o none is supported");
+                        return ExitCode::from(1);
                     }
+                    break;
                 }
+                _ => return usage(),
             }
-            s if s.starts_with("-f") => file = Some(s[2..].to_string()),
-            _ => return usage(),
         }
     }
     let Some(file) = file else { return usage() };
