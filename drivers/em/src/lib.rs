@@ -421,11 +421,23 @@ fn eeprom_read<W: Mmio>(regs: &W, model: Model, word: u32) -> Option<u16> {
 /// Most buffers one transmitted frame may use.
 const MAX_TX_SEGS: usize = 8;
 
-/// True when these parts can send the chain as is.
+/// True when these parts can send the chain: no TSO, one frame's worth of data, and a
+/// checksum position the context descriptor can name (one byte each).
 fn sendable(chain: &[PacketBuf]) -> bool {
-    chain[0].meta.gso == GsoType::None
+    let m = &chain[0].meta;
+    let csum_ok = !m.flags.contains(BufFlags::CSUM_NEEDED)
+        || usize::from(m.csum_start) + usize::from(m.csum_offset) + 2 <= 255;
+    m.gso == GsoType::None
+        && csum_ok
         && chain.len() <= MAX_TX_SEGS
         && chain.iter().map(PacketBuf::len).sum::<usize>() <= BUF_DATA
+}
+
+/// The checksum context a sendable packet needs, if it asks for checksum insertion.
+fn csum_context(m: &netstack::buf::BufMeta) -> Option<ring::CsumContext> {
+    m.flags
+        .contains(BufFlags::CSUM_NEEDED)
+        .then(|| (m.csum_start as u8, (m.csum_start + m.csum_offset) as u8))
 }
 
 fn link_from_status(status: u32) -> LinkState {
@@ -605,49 +617,53 @@ impl<W: Mmio, M: DmaRegion> NetQueue for EmQueue<W, M> {
     }
 
     fn tx_batch(&mut self, batch: &mut Vec<PacketBuf>) -> usize {
-        // Walk whole chains while they fit. A packet these parts cannot send (TSO, or larger
-        // than one frame) is refused — handed back through `tx_reclaim` and counted — and
-        // ends the batch, so the accepted prefix stays contiguous.
+        // Walk whole chains while they fit. A packet these parts cannot send (TSO, larger
+        // than one frame, a checksum offset past 255) is refused — handed back through
+        // `tx_reclaim` and counted — and ends the batch, so what is queued stays in order.
         let mut budget = usize::from(self.tx.free_slots());
+        let mut held = self.tx.context();
         let mut taken = 0;
-        let mut refuse = false;
+        let mut queued = false;
         while taken < batch.len() {
             let segs = usize::from(batch[taken].meta.segs.max(1));
             if taken + segs > batch.len() {
                 break; // an incomplete chain: the caller sends the rest later
             }
             if !sendable(&batch[taken..taken + segs]) {
-                refuse = taken == 0;
-                if refuse {
-                    taken = segs;
+                if taken == 0 {
+                    self.counters.tx_error(1);
+                    self.refused.extend(batch.drain(..segs));
+                    return segs;
                 }
                 break;
             }
-            if budget < segs {
+            // Follow the context the hardware will hold as this batch is queued.
+            let ctx = csum_context(&batch[taken].meta);
+            let cost = TxRing::<M>::cost(segs, ctx, held);
+            if budget < cost {
                 break;
             }
-            budget -= segs;
+            budget -= cost;
+            if ctx.is_some() {
+                held = ctx;
+            }
+            debug_assert!(batch[taken + 1..taken + segs]
+                .iter()
+                .all(|b| b.meta.flags.contains(BufFlags::CONTINUATION)));
             taken += segs;
+            queued = true;
         }
-        if refuse {
-            self.counters.tx_error(1);
-            self.refused.extend(batch.drain(..taken));
-            return taken;
-        }
-        if taken == 0 {
+        if !queued {
             return 0;
         }
-        let mut left_in_chain = 0;
-        for buf in batch.drain(..taken) {
-            let first = left_in_chain == 0;
-            if first {
-                left_in_chain = usize::from(buf.meta.segs.max(1));
-            } else {
-                debug_assert!(buf.meta.flags.contains(BufFlags::CONTINUATION));
-            }
-            left_in_chain -= 1;
-            self.tx.push_desc(buf, first, left_in_chain == 0);
+        let mut drained = batch.drain(..taken);
+        while let Some(head) = drained.next() {
+            let segs = usize::from(head.meta.segs.max(1));
+            let ctx = csum_context(&head.meta);
+            let rest = drained.by_ref().take(segs - 1);
+            self.tx.push_packet(core::iter::once(head).chain(rest), ctx);
         }
+        drop(drained);
         let tail = self.tx.publish();
         self.regs.write_u32(regs::TDT, u32::from(tail));
         taken

@@ -277,28 +277,46 @@ pub mod rxd {
     pub const ERR_IPE: u8 = 1 << 6;
 }
 
-/// Legacy transmit descriptor fields (byte offsets) and bits.
+/// Transmit descriptors. We send with the extended formats: a TCP/IP *context* descriptor
+/// sets up checksum insertion (it stays in force until the next one), then one *data*
+/// descriptor per buffer. (QEMU's e1000 ignores the checksum fields of legacy transmit
+/// descriptors, so the legacy format cannot carry the offload there.)
 pub mod txd {
-    /// Buffer address (u64).
+    /// Buffer address (u64), data descriptors.
     pub const ADDR: usize = 0;
-    /// Length (u16).
-    pub const LENGTH: usize = 8;
-    /// Checksum offset: where to insert the checksum (u8).
-    pub const CSO: usize = 10;
-    /// Command (u8).
-    pub const CMD: usize = 11;
-    /// Status (u8, low nibble).
+    /// Data: DTALEN (bits 19:0) | DTYP (23:20) | DCMD (31:24), as one dword.
+    /// Context: PAYLEN | DTYP | TUCMD, same positions.
+    pub const LOWER: usize = 8;
+    /// Status (u8, low nibble), both formats.
     pub const STATUS: usize = 12;
-    /// Checksum start (u8).
-    pub const CSS: usize = 13;
+    /// Data: packet options (u8).
+    pub const POPTS: usize = 13;
+    /// Context: IP checksum start, offset (u8, u8) and end (u16).
+    pub const IPCSS: usize = 0;
+    /// Context: TCP/UDP checksum start (u8).
+    pub const TUCSS: usize = 4;
+    /// Context: TCP/UDP checksum offset — where the sum goes (u8).
+    pub const TUCSO: usize = 5;
+    /// Context: TCP/UDP checksum end, inclusive; 0 = end of packet (u16).
+    pub const TUCSE: usize = 6;
+    /// Context: header length for segmentation (u8).
+    pub const HDRLEN: usize = 13;
+    /// Context: maximum segment size (u16).
+    pub const MSS: usize = 14;
+    /// DTYP of a data descriptor (bits 23:20 = 0001).
+    pub const DTYP_DATA: u32 = 1 << 20;
+    /// DTYP of a context descriptor (0000).
+    pub const DTYP_CONTEXT: u32 = 0;
     /// Command: end of packet.
-    pub const CMD_EOP: u8 = 1 << 0;
+    pub const CMD_EOP: u32 = 1 << 24;
     /// Command: insert FCS.
-    pub const CMD_IFCS: u8 = 1 << 1;
-    /// Command: insert checksum (at CSO, summed from CSS).
-    pub const CMD_IC: u8 = 1 << 2;
+    pub const CMD_IFCS: u32 = 1 << 25;
     /// Command: report status (write back DD).
-    pub const CMD_RS: u8 = 1 << 3;
+    pub const CMD_RS: u32 = 1 << 27;
+    /// Command: extended descriptor format.
+    pub const CMD_DEXT: u32 = 1 << 29;
+    /// Options: insert the TCP/UDP checksum set up by the context.
+    pub const POPTS_TXSM: u8 = 1 << 1;
     /// Status: descriptor done.
     pub const STA_DD: u8 = 1 << 0;
 }

@@ -137,6 +137,9 @@ impl<M: DmaRegion> RxRing<M> {
     }
 }
 
+/// Checksum insertion set up by a context descriptor: (start, offset where the sum goes).
+pub type CsumContext = (u8, u8);
+
 /// Transmit ring.
 pub struct TxRing<M: DmaRegion> {
     desc: M,
@@ -146,6 +149,8 @@ pub struct TxRing<M: DmaRegion> {
     clean: u16,
     /// Next slot to fill (the tail value).
     post: u16,
+    /// The checksum context the hardware holds (it persists across packets).
+    context: Option<CsumContext>,
 }
 
 impl<M: DmaRegion> TxRing<M> {
@@ -158,6 +163,7 @@ impl<M: DmaRegion> TxRing<M> {
             bufs: (0..size).map(|_| None).collect(),
             clean: 0,
             post: 0,
+            context: None,
         }
     }
 
@@ -176,35 +182,68 @@ impl<M: DmaRegion> TxRing<M> {
         self.size - 1 - self.in_flight()
     }
 
-    /// Queues one buffer of a packet without ringing the doorbell (`first`/`last` mark the
-    /// chain's ends). The caller checked `free_slots()`.
-    pub fn push_desc(&mut self, buf: PacketBuf, first: bool, last: bool) {
-        let slot = usize::from(self.post);
-        let d = slot * DESC_LEN;
-        let mut cmd = txd::CMD_IFCS | txd::CMD_RS;
-        if last {
-            cmd |= txd::CMD_EOP;
-        }
-        let (mut css, mut cso) = (0u8, 0u8);
-        if first && buf.meta.flags.contains(BufFlags::CSUM_NEEDED) {
-            // The legacy descriptor names offsets in one byte; deeper headers go without
-            // offload (the stack checks `csum_start` against this limit).
-            let start = buf.meta.csum_start;
-            let at = start + buf.meta.csum_offset;
-            if at < 255 {
-                cmd |= txd::CMD_IC;
-                css = start as u8;
-                cso = at as u8;
+    /// The checksum context the hardware will hold once everything queued is processed.
+    pub fn context(&self) -> Option<CsumContext> {
+        self.context
+    }
+
+    /// Descriptors a packet of `segs` buffers needs with checksum context `ctx` when the
+    /// hardware holds `held`.
+    pub fn cost(segs: usize, ctx: Option<CsumContext>, held: Option<CsumContext>) -> usize {
+        segs + usize::from(ctx.is_some() && ctx != held)
+    }
+
+    /// Queues one packet's buffers without ringing the doorbell, preceded by a context
+    /// descriptor if its checksum set-up differs from the one the hardware holds. The caller
+    /// checked `free_slots() >= cost(..)`.
+    pub fn push_packet(&mut self, bufs: impl Iterator<Item = PacketBuf>, ctx: Option<CsumContext>) {
+        if let Some((css, cso)) = ctx {
+            if self.context != Some((css, cso)) {
+                let d = usize::from(self.post) * DESC_LEN;
+                self.desc.write_u64(d, 0); // no IP header checksum: the stack keeps it
+                self.desc.write_u8(d + txd::TUCSS, css);
+                self.desc.write_u8(d + txd::TUCSO, cso);
+                self.desc.write_u16(d + txd::TUCSE, 0);
+                self.desc.write_u32(
+                    d + txd::LOWER,
+                    txd::DTYP_CONTEXT | txd::CMD_DEXT | txd::CMD_RS,
+                );
+                self.desc.write_u8(d + txd::STATUS, 0);
+                self.desc.write_u8(d + txd::HDRLEN, 0);
+                self.desc.write_u16(d + txd::MSS, 0);
+                self.bufs[usize::from(self.post)] = None;
+                self.post = (self.post + 1) & (self.size - 1);
+                self.context = Some((css, cso));
             }
         }
-        self.desc.write_u64(d + txd::ADDR, buf.data_phys().as_u64());
-        self.desc.write_u16(d + txd::LENGTH, buf.meta.len);
-        self.desc.write_u8(d + txd::CSO, cso);
-        self.desc.write_u8(d + txd::CMD, cmd);
-        self.desc.write_u8(d + txd::STATUS, 0);
-        self.desc.write_u8(d + txd::CSS, css);
-        self.bufs[slot] = Some(buf);
-        self.post = (self.post + 1) & (self.size - 1);
+        let mut bufs = bufs.peekable();
+        let mut first = true;
+        while let Some(buf) = bufs.next() {
+            let slot = usize::from(self.post);
+            let d = slot * DESC_LEN;
+            let mut lower = u32::from(buf.meta.len)
+                | txd::DTYP_DATA
+                | txd::CMD_DEXT
+                | txd::CMD_IFCS
+                | txd::CMD_RS;
+            if bufs.peek().is_none() {
+                lower |= txd::CMD_EOP;
+            }
+            // The options are read from the packet's first data descriptor.
+            let popts = if first && ctx.is_some() {
+                txd::POPTS_TXSM
+            } else {
+                0
+            };
+            self.desc.write_u64(d + txd::ADDR, buf.data_phys().as_u64());
+            self.desc.write_u32(d + txd::LOWER, lower);
+            self.desc.write_u8(d + txd::STATUS, 0);
+            self.desc.write_u8(d + txd::POPTS, popts);
+            self.desc.write_u16(d + 14, 0);
+            self.bufs[slot] = Some(buf);
+            self.post = (self.post + 1) & (self.size - 1);
+            first = false;
+        }
     }
 
     /// Orders descriptor writes before the doorbell; returns the tail to write.
@@ -217,6 +256,7 @@ impl<M: DmaRegion> TxRing<M> {
     pub fn drain(&mut self, out: &mut Vec<PacketBuf>) {
         out.extend(self.bufs.iter_mut().filter_map(Option::take));
         self.clean = self.post;
+        self.context = None;
     }
 
     /// Moves completed buffers to `done`.

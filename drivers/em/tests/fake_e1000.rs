@@ -20,6 +20,9 @@ struct FakeE1000 {
     dma: FakeDma,
     rx_head: u32,
     tx_head: u32,
+    /// Checksum context the fake MAC holds, and how many context descriptors it saw.
+    context: Option<(u8, u8)>,
+    contexts: usize,
 }
 
 impl FakeE1000 {
@@ -75,6 +78,8 @@ impl FakeE1000 {
             dma,
             rx_head: 0,
             tx_head: 0,
+            context: None,
+            contexts: 0,
         }
     }
 
@@ -107,33 +112,108 @@ impl FakeE1000 {
         true
     }
 
-    /// Sends everything queued; returns (frame, first descriptor's cmd, css, cso) per frame.
-    fn transmit(&mut self) -> Vec<(Vec<u8>, u8, u8, u8)> {
+    /// Sends everything queued, as the MAC does: context descriptors set up checksum
+    /// insertion, data descriptors carry the frame, DD is written back where RS asks.
+    /// Returns each frame (checksum inserted) and the (start, offset) used, if any.
+    fn transmit(&mut self) -> Vec<Sent> {
         let (base, n) = self.ring(regs::TDBAL, regs::TDLEN);
         let tail = self.regs.peek(regs::TDT);
         let mut out = Vec::new();
         let mut frame = Vec::new();
-        let mut first = None;
+        let mut txsm = None;
         while self.tx_head != tail {
             let d = base + u64::from(self.tx_head) * 16;
-            let addr = self.mem.read_u64(d);
-            let len = self.mem.read_u16(d + txd::LENGTH as u64);
-            let b = self.mem.read_vec(d + txd::CSO as u64, 4);
-            let (cso, cmd, css) = (b[0], b[1], b[3]);
-            frame.extend(self.mem.read_vec(addr, len.into()));
-            first.get_or_insert((cmd, css, cso));
-            if cmd & txd::CMD_RS != 0 {
-                self.mem.write(d + txd::STATUS as u64, &[txd::STA_DD]);
+            let lower = self.mem.read_u32(d + txd::LOWER as u64);
+            assert!(lower & txd::CMD_DEXT != 0, "extended descriptors only");
+            if (lower >> 20) & 0xF == 0 {
+                let b = self.mem.read_vec(d, 8);
+                self.context = Some((b[txd::TUCSS], b[txd::TUCSO]));
+                self.contexts += 1;
+            } else {
+                assert_eq!((lower >> 20) & 0xF, 1, "data descriptor type");
+                let addr = self.mem.read_u64(d);
+                let popts = self.mem.read_vec(d + txd::POPTS as u64, 1)[0];
+                if frame.is_empty() && popts & txd::POPTS_TXSM != 0 {
+                    txsm = Some(self.context.expect("checksum without context"));
+                }
+                frame.extend(self.mem.read_vec(addr, (lower & 0xF_FFFF) as usize));
+                assert!(lower & txd::CMD_IFCS != 0);
+                if lower & txd::CMD_EOP != 0 {
+                    let mut f = core::mem::take(&mut frame);
+                    if let Some((css, cso)) = txsm {
+                        insert_checksum(&mut f, css.into(), cso.into());
+                    }
+                    out.push(Sent {
+                        frame: f,
+                        csum: txsm.take(),
+                    });
+                }
             }
-            if cmd & txd::CMD_EOP != 0 {
-                let (c, s, o) = first.take().unwrap();
-                out.push((core::mem::take(&mut frame), c, s, o));
+            if lower & txd::CMD_RS != 0 {
+                self.mem.write(d + txd::STATUS as u64, &[txd::STA_DD]);
             }
             self.tx_head = (self.tx_head + 1) % n;
         }
         self.regs.poke(regs::TDH, self.tx_head);
         out
     }
+}
+
+/// A frame as it left the fake MAC.
+struct Sent {
+    frame: Vec<u8>,
+    csum: Option<(u8, u8)>,
+}
+
+/// What the MAC does for TXSM: sum 16-bit words from `css` to the end (the seed at `cso`
+/// included) and store the complement at `cso`.
+fn insert_checksum(f: &mut [u8], css: usize, cso: usize) {
+    let sum = ones_sum(&f[css..], 0);
+    f[cso..cso + 2].copy_from_slice(&(!sum).to_be_bytes());
+}
+
+fn ones_sum(data: &[u8], mut acc: u32) -> u16 {
+    for c in data.chunks(2) {
+        acc += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while acc > 0xFFFF {
+        acc = (acc & 0xFFFF) + (acc >> 16);
+    }
+    acc as u16
+}
+
+/// An IPv4/UDP frame whose UDP checksum field holds the pseudo-header sum (a partial
+/// checksum, as the stack hands it to a NIC that offloads).
+fn udp_frame(payload_len: usize, seq: u32) -> Vec<u8> {
+    let mut f = frame(seq, 14 + 20 + 8 + payload_len);
+    let udp_len = (8 + payload_len) as u16;
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&(20 + udp_len).to_be_bytes());
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+    f[30..34].copy_from_slice(&[198, 19, 0, 2]);
+    f[34..36].copy_from_slice(&1234u16.to_be_bytes());
+    f[36..38].copy_from_slice(&5678u16.to_be_bytes());
+    f[38..40].copy_from_slice(&udp_len.to_be_bytes());
+    f[42..46].copy_from_slice(&seq.to_be_bytes());
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&f[26..34]);
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&udp_len.to_be_bytes());
+    let seed = ones_sum(&pseudo, 0);
+    f[40..42].copy_from_slice(&seed.to_be_bytes());
+    f
+}
+
+/// True when the UDP checksum of `f` verifies.
+fn udp_checksum_ok(f: &[u8]) -> bool {
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&f[26..34]);
+    pseudo.extend_from_slice(&[0, 17]);
+    pseudo.extend_from_slice(&f[38..40]);
+    let acc = u32::from(ones_sum(&pseudo, 0));
+    ones_sum(&f[34..], acc) == 0xFFFF
 }
 
 type Dev = em::Em<FakeMmio, FakeRegion>;
@@ -404,11 +484,11 @@ fn tx_batch_rings_the_doorbell_once_and_keeps_order() {
     assert_eq!(q.tx_reclaim(&mut done), 0, "nothing completed yet");
     let sent = fake.transmit();
     assert_eq!(sent.len(), 10);
-    for (i, (bytes, cmd, _, _)) in sent.iter().enumerate() {
-        assert_eq!(bytes, &frames[i]);
-        assert!(cmd & txd::CMD_EOP != 0 && cmd & txd::CMD_IFCS != 0);
-        assert!(cmd & txd::CMD_IC == 0);
+    for (i, s) in sent.iter().enumerate() {
+        assert_eq!(s.frame, frames[i]);
+        assert_eq!(s.csum, None);
     }
+    assert_eq!(fake.contexts, 0, "no offload asked, no context descriptor");
     assert_eq!(q.tx_reclaim(&mut done), 10);
     // The completed buffers are the ones we queued, in order.
     assert_eq!(done.iter().map(|b| b.data_phys()).collect::<Vec<_>>(), phys);
@@ -435,8 +515,11 @@ fn tx_ring_full_leaves_the_rest_in_the_batch_and_wraps() {
         // Untaken packets go back; a real stack would retry them.
         pool.free_all(&mut batch);
         assert!(batch.is_empty());
-        for (bytes, ..) in fake.transmit() {
-            assert_eq!(u32::from_be_bytes(bytes[14..18].try_into().unwrap()), seen);
+        for sent in fake.transmit() {
+            assert_eq!(
+                u32::from_be_bytes(sent.frame[14..18].try_into().unwrap()),
+                seen
+            );
             seen += 1;
         }
         q.tx_reclaim(&mut done);
@@ -449,31 +532,104 @@ fn tx_ring_full_leaves_the_rest_in_the_batch_and_wraps() {
 #[test]
 fn tx_chain_and_checksum_offload() {
     let mut fake = FakeE1000::new(0x100E, false, true);
-    let (_dev, mut q, _) = attach(&fake, 8, 8);
-    let mut pool = PacketPool::new(0, &fake.dma, 8).unwrap();
-    let f = frame(9, 1000);
+    let (_dev, mut q, _) = attach(&fake, 8, 16);
+    let mut pool = PacketPool::new(0, &fake.dma, 16).unwrap();
+    let f = udp_frame(958, 9);
+    assert_eq!(f.len(), 1000);
+    assert!(
+        !udp_checksum_ok(&f),
+        "the seed alone is not a valid checksum"
+    );
+    let offload = |b: &mut PacketBuf| {
+        b.meta.flags.insert(BufFlags::CSUM_NEEDED);
+        b.meta.csum_start = 34;
+        b.meta.csum_offset = 6;
+    };
+    // A chain of two buffers with checksum offload.
     let mut head = tx_packet(&mut pool, &f[..600]);
     let mut tail = tx_packet(&mut pool, &f[600..]);
+    offload(&mut head);
     head.meta.segs = 2;
-    head.meta.flags.insert(BufFlags::CSUM_NEEDED);
-    head.meta.csum_start = 34;
-    head.meta.csum_offset = 16;
     tail.meta.segs = 0;
     tail.meta.flags.insert(BufFlags::CONTINUATION);
-    let mut batch = vec![head, tail];
-    assert_eq!(q.tx_batch(&mut batch), 2);
+    // Then one more with the same offsets, and one without offload.
+    let mut same = tx_packet(&mut pool, &udp_frame(100, 10));
+    offload(&mut same);
+    let plain = tx_packet(&mut pool, &frame(11, 60));
+    let mut batch = vec![head, tail, same, plain];
+    assert_eq!(q.tx_batch(&mut batch), 4);
     let sent = fake.transmit();
-    assert_eq!(sent.len(), 1);
-    let (bytes, cmd, css, cso) = &sent[0];
-    assert_eq!(bytes, &f);
-    assert!(cmd & txd::CMD_IC != 0);
-    assert_eq!((*css, *cso), (34, 50));
+    assert_eq!(sent.len(), 3);
+    assert_eq!(sent[0].csum, Some((34, 40)));
+    assert!(
+        udp_checksum_ok(&sent[0].frame),
+        "device completed the checksum"
+    );
+    assert_eq!(&sent[0].frame[..40], &f[..40]);
+    assert_eq!(&sent[0].frame[42..], &f[42..]);
+    assert!(udp_checksum_ok(&sent[1].frame));
+    assert_eq!(sent[2].csum, None);
+    assert_eq!(sent[2].frame, frame(11, 60));
+    assert_eq!(
+        fake.contexts, 1,
+        "the context is written once while it holds"
+    );
+    let mut done = Vec::new();
+    assert_eq!(q.tx_reclaim(&mut done), 4);
+
     // An incomplete chain is not taken.
     let mut head = tx_packet(&mut pool, &f[..100]);
     head.meta.segs = 2;
     let mut batch = vec![head];
     assert_eq!(q.tx_batch(&mut batch), 0);
     assert_eq!(batch.len(), 1);
+    // A checksum position one byte cannot name is refused.
+    let mut deep = tx_packet(&mut pool, &frame(12, 400));
+    deep.meta.flags.insert(BufFlags::CSUM_NEEDED);
+    deep.meta.csum_start = 250;
+    deep.meta.csum_offset = 16;
+    let mut batch = vec![deep];
+    assert_eq!(q.tx_batch(&mut batch), 1);
+    done.clear();
+    assert_eq!(q.tx_reclaim(&mut done), 1);
+    assert_eq!(done[0].meta.csum_start, 250);
+}
+
+#[test]
+fn context_descriptors_count_against_the_ring() {
+    let mut fake = FakeE1000::new(0x100E, false, true);
+    let (_dev, mut q, _) = attach(&fake, 8, 8);
+    let mut pool = PacketPool::new(0, &fake.dma, 32).unwrap();
+    let with = |pool: &mut PacketPool<FakeRegion>, seq: u32, start: u16| {
+        let mut b = tx_packet(pool, &udp_frame(50, seq));
+        b.meta.flags.insert(BufFlags::CSUM_NEEDED);
+        b.meta.csum_start = start;
+        b.meta.csum_offset = 6;
+        b
+    };
+    // The hardware holds context A after this.
+    let mut batch = vec![with(&mut pool, 0, 34)];
+    assert_eq!(q.tx_batch(&mut batch), 1);
+    fake.transmit();
+    let mut done = Vec::new();
+    q.tx_reclaim(&mut done);
+    // Alternating B, A, B, A: every packet needs a context (2 slots); 7 free slots hold 3.
+    let mut batch = vec![
+        with(&mut pool, 1, 14),
+        with(&mut pool, 2, 34),
+        with(&mut pool, 3, 14),
+        with(&mut pool, 4, 34),
+    ];
+    assert_eq!(q.tx_batch(&mut batch), 3);
+    let sent = fake.transmit();
+    let seqs: Vec<u32> = sent
+        .iter()
+        .map(|s| u32::from_be_bytes(s.frame[42..46].try_into().unwrap()))
+        .collect();
+    assert_eq!(seqs, vec![1, 2, 3]);
+    let starts: Vec<_> = sent.iter().map(|s| s.csum.unwrap().0).collect();
+    assert_eq!(starts, vec![14, 34, 14]);
+    assert_eq!(fake.contexts, 4);
 }
 
 #[test]

@@ -134,6 +134,11 @@ pub fn select_features(offered: u64, lro: bool) -> u64 {
     if f & feature::NET_GUEST_CSUM == 0 || f & feature::NET_MRG_RXBUF == 0 {
         f &= !(feature::NET_GUEST_TSO4 | feature::NET_GUEST_TSO6);
     }
+    // Accepting the device's MTU promises to receive frames that large: only merged
+    // buffers let 2 KiB buffers do that.
+    if f & feature::NET_MRG_RXBUF == 0 {
+        f &= !feature::NET_MTU;
+    }
     f
 }
 

@@ -505,7 +505,7 @@ fn probe_negotiates_multiqueue_rss_and_msix() {
 
 #[test]
 fn multiqueue_without_rss_sets_the_pair_count() {
-    let fake = FakeNet::new(ALL & !feature::NET_RSS, 4, 8);
+    let fake = FakeNet::new(ALL & !feature::NET_RSS & !feature::NET_MRG_RXBUF, 4, 8);
     let (dev, qs, _) = attach(&fake, &[0, 1, 2], 64);
     assert_eq!(qs.len(), 3);
     assert!(!dev.capabilities().offloads.contains(Offloads::RSS));
@@ -513,6 +513,9 @@ fn multiqueue_without_rss_sets_the_pair_count() {
         fake.st().ctrl_log,
         vec![vec![ctrl::CLASS_MQ, ctrl::MQ_VQ_PAIRS_SET, 3, 0]]
     );
+    // Without merged buffers, 2 KiB buffers cannot take the device's 9000-byte MTU.
+    assert_eq!(dev.features() & feature::NET_MTU, 0);
+    assert_eq!(dev.capabilities().max_mtu, 1500);
     // More CPUs than the device has pairs: one pair per available queue.
     let fake = FakeNet::new(ALL, 2, 8);
     let (_, qs, _) = attach(&fake, &[0, 1, 2, 3], 64);
