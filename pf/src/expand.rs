@@ -88,6 +88,9 @@ impl Parser<'_> {
                 return e("the 'map-e-portset' option is only valid with nat rules");
             }
         } else {
+            if matches!(pool.ports, Some((a, 0)) if a != 0) {
+                return e("invalid port range");
+            }
             let port_given = pool.ports.is_some();
             if pool.static_port && port_given {
                 return e("the 'static-port' option can't be used when specifying a port range");

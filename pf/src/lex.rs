@@ -243,9 +243,7 @@ impl Lexer {
                                 }
                             }
                             Some(b'\n') => {
-                                self.bump();
-                                let (f, l) = self.line();
-                                return Err(self.err(f, l, "unterminated quote".into()));
+                                return Err(self.err(file, line, "unterminated quote".into()));
                             }
                             Some(b) => {
                                 buf.push(b);
