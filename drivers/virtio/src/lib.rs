@@ -23,7 +23,7 @@ pub mod queue;
 pub mod spec;
 pub mod transport;
 
-pub use net::{probe, VirtioNet, VirtioNetConfig, VirtioQueue};
+pub use net::{probe, IrqGate, VirtioNet, VirtioNetConfig, VirtioQueue};
 
 use netstack::hal::HalError;
 

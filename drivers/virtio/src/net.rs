@@ -11,6 +11,7 @@
 
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicU8, Ordering};
 
 use netstack::buf::{BufFlags, GsoType, PacketBuf, PacketPool, BUF_DATA, HEADROOM};
 use netstack::device::{
@@ -22,7 +23,7 @@ use netstack::toeplitz;
 
 use crate::queue::{Layout, Seg, SplitQueue};
 use crate::spec::{ctrl, feature, hdr, netcfg, status, NO_VECTOR};
-use crate::transport::{Notifier, Transport};
+use crate::transport::{Notifier, Transport, Window};
 use crate::VirtioError;
 
 /// Most buffers one transmitted packet may span (a 64 KiB TSO packet in 2 KiB buffers).
@@ -63,6 +64,28 @@ impl<'a> VirtioNetConfig<'a> {
     }
 }
 
+/// For the legacy (INTx) interrupt handler: claims the interrupt by reading the ISR status —
+/// which also deasserts the level-triggered line — without touching the driver object.
+pub struct IrqGate<W: Mmio> {
+    isr: Arc<Window<W>>,
+    pending: Arc<AtomicU8>,
+}
+
+impl<W: Mmio> IrqGate<W> {
+    /// Returns false if the device had nothing pending (a shared line's other user). The
+    /// causes are kept for the next [`NetDevice::poll_events`]. Queue interrupts cannot be
+    /// masked at the device: the kernel wakes every queue's netisr, which polls with ring
+    /// interrupts suppressed (`NetQueue::irq_disable`).
+    pub fn claim(&self) -> bool {
+        let isr = self.isr.read_u8(0);
+        if isr == 0 {
+            return false;
+        }
+        self.pending.fetch_or(isr, Ordering::AcqRel);
+        true
+    }
+}
+
 /// The control virtqueue.
 struct Ctrl<W: Mmio, M: DmaRegion> {
     q: SplitQueue<M>,
@@ -82,6 +105,8 @@ pub struct VirtioNet<W: Mmio, M: DmaRegion> {
     counters: Vec<Arc<QueueCounters>>,
     queues: Vec<VirtioQueue<W, M>>,
     promisc: bool,
+    /// ISR bits read by the interrupt gate, not yet seen by `poll_events`.
+    pending_isr: Arc<AtomicU8>,
 }
 
 /// One receive/transmit virtqueue pair.
@@ -306,6 +331,7 @@ where
         counters,
         queues,
         promisc: false,
+        pending_isr: Arc::new(AtomicU8::new(0)),
     };
     dev.link = dev.read_link();
 
@@ -368,6 +394,14 @@ impl<W: Mmio, M: DmaRegion> VirtioNet<W, M> {
     /// The negotiated feature bits.
     pub fn features(&self) -> u64 {
         self.features
+    }
+
+    /// The handle the legacy interrupt handler uses (see [`IrqGate`]).
+    pub fn irq_gate(&self) -> IrqGate<W> {
+        IrqGate {
+            isr: self.t.isr_window(),
+            pending: self.pending_isr.clone(),
+        }
     }
 
     /// True when interrupts come through MSI-X.
@@ -538,7 +572,7 @@ impl<W: Mmio, M: DmaRegion> NetDevice for VirtioNet<W, M> {
         let mut ev = DeviceEvents::default();
         if !self.msix {
             // Legacy line: reading ISR acknowledges it; queue work is not per queue.
-            let isr = self.t.read_isr();
+            let isr = self.t.read_isr() | self.pending_isr.swap(0, Ordering::AcqRel);
             if isr & crate::spec::isr::QUEUE != 0 {
                 ev.queues = (1u64 << self.caps.queues.min(63)) - 1;
             }

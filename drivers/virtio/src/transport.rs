@@ -78,7 +78,7 @@ impl<W: Mmio> Notifier<W> {
 /// The modern transport of one virtio PCI function.
 pub struct Transport<W: Mmio> {
     common: Window<W>,
-    isr: Window<W>,
+    isr: Arc<Window<W>>,
     device: Window<W>,
     notify: Arc<NotifyArea<W>>,
 }
@@ -116,7 +116,7 @@ impl<W: Mmio> Transport<W> {
         let (device, _) = find_window(pci, cap::DEVICE_CFG)?;
         Ok(Transport {
             common,
-            isr,
+            isr: Arc::new(isr),
             device,
             notify: Arc::new(NotifyArea {
                 window: notify,
@@ -223,6 +223,11 @@ impl<W: Mmio> Transport<W> {
     /// Reads and clears the ISR status (legacy interrupt mode).
     pub fn read_isr(&self) -> u8 {
         self.isr.read_u8(0)
+    }
+
+    /// A shared handle on the ISR status register, for the interrupt handler.
+    pub fn isr_window(&self) -> Arc<Window<W>> {
+        self.isr.clone()
     }
 
     /// Device configuration generation counter.

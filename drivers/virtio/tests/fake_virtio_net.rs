@@ -822,6 +822,15 @@ fn link_changes_and_legacy_interrupts() {
     fake.bar.poke16(DEVCFG + netcfg::STATUS, netcfg::S_LINK_UP);
     assert!(dev.poll_events().link_changed);
     assert!(dev.link().is_up());
+    // The interrupt handler's gate: reading ISR claims (and deasserts) the line, and the
+    // causes reach the next poll.
+    let gate = dev.irq_gate();
+    assert!(!gate.claim(), "nothing pending: someone else's interrupt");
+    fake.bar.poke8(ISR, 1);
+    assert!(gate.claim());
+    assert_eq!(fake.bar.peek8(ISR), 0);
+    assert_eq!(dev.poll_events().queues, 0b11);
+    assert_eq!(dev.poll_events().queues, 0);
 }
 
 #[test]
