@@ -142,7 +142,7 @@ impl<W: Mmio> IrqGate<W> {
     /// Reads (and so clears and deasserts) the cause register and masks all causes. Returns
     /// false if the device had nothing pending (the line is shared with someone else). The
     /// causes are kept for the next [`NetDevice::poll_events`]; after servicing, the netisr
-    /// unmasks with [`NetDevice::irq_enable`].
+    /// unmasks with [`NetQueue::irq_enable`].
     pub fn claim(&self) -> bool {
         let icr = self.regs.read_u32(regs::ICR);
         if icr == 0 {
@@ -187,7 +187,7 @@ pub struct EmQueue<W: Mmio, M: DmaRegion> {
 /// Attaches the driver to PCI function `pci`: resets the MAC, reads the station address,
 /// sets up both rings and interrupt moderation, routes interrupts (MSI-X on the 82574 when
 /// the kernel allows, the legacy line otherwise) and enables receive and transmit. The
-/// receive ring is empty until the first [`NetDevice::refill`].
+/// receive ring is empty until the first [`NetQueue::refill`].
 pub fn probe<P, D, I>(
     pci: &P,
     dma: &D,

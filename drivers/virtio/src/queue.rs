@@ -1,8 +1,8 @@
 //! Split virtqueue, driver side.
 //!
 //! One DMA region holds the three parts, each at the alignment the spec requires:
-//! descriptor table (16 × size, align 16), available ring (flags, idx, ring[size],
-//! used_event) and used ring (flags, idx, ring[size] of {id, len}, avail_event; align 4).
+//! descriptor table (16 × size, align 16), available ring (flags, idx, `ring[size]`,
+//! used_event) and used ring (flags, idx, `ring[size]` of {id, len}, avail_event; align 4).
 //!
 //! Batching: [`SplitQueue::add`] writes descriptors and an available-ring slot but does not
 //! publish; [`SplitQueue::publish`] makes the whole batch visible with one index write and

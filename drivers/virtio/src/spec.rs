@@ -138,7 +138,7 @@ pub mod feature {
 
 /// virtio-net device configuration layout (byte offsets).
 pub mod netcfg {
-    /// u8 mac[6].
+    /// `u8 mac[6]`.
     pub const MAC: usize = 0;
     /// le16 status.
     pub const STATUS: usize = 6;

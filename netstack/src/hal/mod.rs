@@ -2,7 +2,7 @@
 //!
 //! Drivers (`em`, `virtio`) are written against these traits only; the kernel implements
 //! them with `unsafe` inside (page tables, volatile pointers, port I/O, the APIC), and
-//! [`fake`] implements them on plain memory so that ring and queue logic runs under
+//! `fake` implements them on plain memory so that ring and queue logic runs under
 //! `cargo test`. Because this crate forbids `unsafe`, every method here is safe to call: an
 //! implementation must uphold its guarantees for *any* sequence of calls a safe caller can
 //! make, and must panic rather than touch memory outside what it handed out.
