@@ -5,10 +5,14 @@
 //! `fmt::Write`, so the management port can serve the same commands later.
 
 use crate::arch::{self, serial::Serial};
+use crate::threads::{self, ApicDoorbell, Ctl, Rt};
 use crate::{kprint, mem, state};
+use alloc::boxed::Box;
 use alloc::string::String;
 use core::fmt::Write;
 use crossbeam_queue::ArrayQueue;
+use lwkt::runner::Thread;
+use lwkt::sched::{ThreadId, Yield};
 
 /// Received bytes, from the UART interrupt to the shell.
 static INPUT: spin::Once<ArrayQueue<u8>> = spin::Once::new();
@@ -25,39 +29,49 @@ pub fn init() {
             // A full queue drops input; the user sees the missing echo and retypes.
             let _ = q.push(b);
         }
+        threads::raise_local(threads::WORK_CONSOLE);
     });
 }
 
-/// Runs the shell forever: drain input, run complete lines, halt until the next interrupt.
-pub fn run() -> ! {
-    let q = INPUT.get().expect("console::init");
-    let mut line = String::new();
+/// Adds the console thread to CPU 0's runtime.
+pub fn spawn(rt: &mut Rt<'static>) {
+    let t = rt.spawn(Box::new(Console {
+        line: String::new(),
+    }));
+    let port = rt.cpu().open_port(t);
+    debug_assert_eq!(port.index, threads::PORT_CONSOLE);
+    rt.cpu().sched().bind_work_bit(threads::WORK_CONSOLE, t);
     prompt();
-    loop {
-        x86_64::instructions::interrupts::disable();
-        let Some(b) = q.pop() else {
-            // Atomically enable interrupts and halt: a byte arriving in between still
-            // wakes us.
-            crate::smp::halt_until_interrupt();
-            continue;
-        };
-        x86_64::instructions::interrupts::enable();
-        match b {
-            b'\r' | b'\n' => {
-                kprint!("\n");
-                let mut out = String::new();
-                execute(line.trim(), &mut out);
-                kprint!("{out}");
-                line.clear();
-                prompt();
+}
+
+/// The serial shell as a kernel thread: woken by the UART interrupt's work bit, it reads
+/// the bytes received, edits the line, and runs complete lines.
+struct Console {
+    line: String,
+}
+
+impl Thread<Ctl, ApicDoorbell> for Console {
+    fn run(&mut self, _: ThreadId, rt: &mut Rt<'_>) -> Yield {
+        let q = INPUT.get().expect("console::init");
+        while let Some(b) = q.pop() {
+            match b {
+                b'\r' | b'\n' => {
+                    kprint!("\n");
+                    let mut out = String::new();
+                    let line = core::mem::take(&mut self.line);
+                    execute(line.trim(), &mut out, Some(&mut *rt));
+                    kprint!("{out}");
+                    prompt();
+                }
+                0x7f | 0x08 if self.line.pop().is_some() => kprint!("\x08 \x08"),
+                0x20..=0x7e => {
+                    self.line.push(b as char);
+                    kprint!("{}", b as char);
+                }
+                _ => {}
             }
-            0x7f | 0x08 if line.pop().is_some() => kprint!("\x08 \x08"),
-            0x20..=0x7e => {
-                line.push(b as char);
-                kprint!("{}", b as char);
-            }
-            _ => {}
         }
+        Yield::Wait
     }
 }
 
@@ -80,13 +94,17 @@ commands:
   cat FILE             show a configuration file (/etc/rc.conf, /etc/pf.conf, ...)
   lwkt stress [N] [B]  all-pairs message stress: N per CPU pair, batches of B
   lwkt ping [COUNT]    IPI round trips to every other CPU
+  lwkt visit           visit every CPU in turn (the replication primitive)
+  lwkt timers [N] [MS] N timers over MS ms on every CPU's timer wheel
   lwkt switch [COUNT]  cycles per LWKT thread switch on this CPU
   crash KIND           deliberately fault: pagefault, divide, opcode, stack, panic
   halt | poweroff      stop the machine (QEMU: exit with the pass code)
 ";
 
-/// Runs one command line, writing its output to `out`.
-pub fn execute(line: &str, out: &mut dyn Write) {
+/// Runs one command line, writing its output to `out`. Commands that talk to other CPUs
+/// need the calling thread's runtime `rt` (and must run on CPU 0, which owns the console
+/// port).
+pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
     let mut words = line.split_ascii_whitespace();
     let Some(cmd) = words.next() else { return };
     let args: alloc::vec::Vec<&str> = words.collect();
@@ -213,7 +231,10 @@ pub fn execute(line: &str, out: &mut dyn Write) {
                 None => writeln!(out, "cat: {}: No such file", args[0]),
             }
         }
-        "lwkt" => lwkt_command(&args, out),
+        "lwkt" => match rt {
+            Some(rt) => lwkt_command(&args, out, rt),
+            None => writeln!(out, "lwkt: needs the console thread"),
+        },
         "crash" => match args.first().and_then(|k| crate::crash::Kind::parse(k)) {
             Some(k) => crate::crash::crash(k),
             None => writeln!(out, "crash: expected one of: {}", crate::crash::Kind::NAMES),
@@ -226,7 +247,7 @@ pub fn execute(line: &str, out: &mut dyn Write) {
     };
 }
 
-fn lwkt_command(args: &[&str], out: &mut dyn Write) -> core::fmt::Result {
+fn lwkt_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>) -> core::fmt::Result {
     let num = |i: usize, default: u64| {
         args.get(i)
             .and_then(|s| s.parse::<u64>().ok())
@@ -234,68 +255,82 @@ fn lwkt_command(args: &[&str], out: &mut dyn Write) -> core::fmt::Result {
     };
     let hz = arch::time::tsc_hz().max(1);
     let ns = |cycles: u64| cycles as f64 * 1e9 / hz as f64;
+    let from = threads::PORT_CONSOLE;
     match args.first().copied() {
         Some("stress") => {
             let per_pair = num(1, 100_000);
             let batch = num(2, 64) as usize;
-            match crate::cpuctl::run_stress(per_pair, batch) {
-                Err(e) => writeln!(out, "lwkt stress: {e}"),
-                Ok(r) => {
-                    let expected = per_pair * (r.ncpus * r.ncpus) as u64;
-                    let per_msg_cpu =
-                        r.elapsed_cycles as f64 * r.ncpus as f64 / r.messages.max(1) as f64;
-                    writeln!(
-                        out,
-                        "lwkt stress: cpus={} messages={} expected={expected} errors={} time_ms={:.1} \
-                         cycles_per_msg_per_cpu={per_msg_cpu:.1} ns_per_msg_aggregate={:.2} ipis={} \
-                         ipis_per_msg={:.5} halts={} full={}",
-                        r.ncpus,
-                        r.messages,
-                        r.errors.len(),
-                        ns(r.elapsed_cycles) / 1e6,
-                        ns(r.elapsed_cycles) / r.messages.max(1) as f64,
-                        r.ipis,
-                        r.ipis as f64 / r.messages.max(1) as f64,
-                        r.halts,
-                        r.full
-                    )?;
-                    for e in r.errors.iter().take(8) {
-                        writeln!(out, "  error: {e:?}")?;
-                    }
-                    let ok = r.errors.is_empty() && r.messages == expected;
-                    writeln!(
-                        out,
-                        "lwkt stress: {}",
-                        if ok {
-                            "PASS (no loss, no duplicate, FIFO per pair)"
-                        } else {
-                            "FAIL"
-                        }
-                    )
-                }
+            let r = threads::run_stress(rt, from, per_pair, batch);
+            let expected = per_pair * (r.ncpus * r.ncpus) as u64;
+            let per_msg_cpu = r.elapsed_cycles as f64 * r.ncpus as f64 / r.messages.max(1) as f64;
+            writeln!(
+                out,
+                "lwkt stress: cpus={} messages={} expected={expected} errors={} time_ms={:.1} \
+                 cycles_per_msg_per_cpu={per_msg_cpu:.1} ns_per_msg_aggregate={:.2} ipis={} \
+                 ipis_per_msg={:.5} halts={} full={}",
+                r.ncpus,
+                r.messages,
+                r.errors.len(),
+                ns(r.elapsed_cycles) / 1e6,
+                ns(r.elapsed_cycles) / r.messages.max(1) as f64,
+                r.ipis,
+                r.ipis as f64 / r.messages.max(1) as f64,
+                r.halts,
+                r.full
+            )?;
+            for e in r.errors.iter().take(8) {
+                writeln!(out, "  error: {e:?}")?;
             }
+            let ok = r.errors.is_empty() && r.messages == expected;
+            writeln!(out, "lwkt stress: {}", if ok { "PASS (no loss, no duplicate, FIFO per pair)" } else { "FAIL" })
         }
         Some("ping") => {
             let count = num(1, 1000);
             for cpu in 1..arch::percpu::online().count() {
-                match crate::cpuctl::ping(cpu, count) {
-                    Ok((c, ipis)) => writeln!(
+                match threads::ping(rt, from, cpu, count) {
+                    Some((c, ipis)) => writeln!(
                         out,
                         "cpu0 -> cpu{cpu}: {count} round trips, {c} cycles ({:.0} ns) each, {ipis} IPIs",
                         ns(c)
                     )?,
-                    Err(e) => writeln!(out, "cpu{cpu}: {e}")?,
+                    None => writeln!(out, "cpu{cpu}: ping failed")?,
                 }
             }
             Ok(())
         }
+        Some("visit") => {
+            let v = threads::visit(rt, from);
+            write!(out, "visited {} CPUs in order:", v.len())?;
+            for (cpu, apic) in v {
+                write!(out, " cpu{cpu}(apic {apic})")?;
+            }
+            writeln!(out)
+        }
+        Some("timers") => {
+            let count = num(1, 100) as u32;
+            let span_ms = num(2, 200);
+            let reports = threads::timer_test(rt, from, count, span_ms * 1_000_000);
+            let mut ok = true;
+            for (cpu, r) in reports.iter().enumerate() {
+                ok &= r.fired == count && r.early == 0 && r.out_of_order == 0;
+                writeln!(
+                    out,
+                    "cpu{cpu}: fired={} early={} out_of_order={} max_late_us={}",
+                    r.fired,
+                    r.early,
+                    r.out_of_order,
+                    r.max_late_ns / 1000
+                )?;
+            }
+            writeln!(out, "lwkt timers: {}", if ok { "PASS" } else { "FAIL" })
+        }
         Some("switch") => {
-            let c = crate::cpuctl::switch_cycles(num(1, 1_000_000));
+            let c = threads::switch_cycles(num(1, 1_000_000));
             writeln!(out, "thread switch: {c} cycles ({:.0} ns)", ns(c))
         }
         _ => writeln!(
             out,
-            "usage: lwkt stress [PER_PAIR] [BATCH] | lwkt ping [COUNT] | lwkt switch [COUNT]"
+            "usage: lwkt stress [PER_PAIR] [BATCH] | ping [COUNT] | visit | timers [COUNT] [SPAN_MS] | switch [COUNT]"
         ),
     }
 }

@@ -14,7 +14,6 @@ mod acpi;
 mod arch;
 mod bootinfo;
 mod console;
-mod cpuctl;
 mod crash;
 mod ktest;
 mod log;
@@ -23,6 +22,7 @@ mod pci;
 mod phys;
 mod smp;
 mod state;
+mod threads;
 
 /// Entered from `boot`'s trampoline in long mode on the boot stack, with `magic`/`info`
 /// as the boot protocol left them in eax/ebx.
@@ -132,15 +132,15 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
         ktest::run(filter);
     }
 
-    cpuctl::register_vector();
+    threads::register_vectors();
     let online = smp::start_aps();
-    cpuctl::init(online);
+    threads::init(online);
     let boot_ms = arch::time::now_ns() / 1_000_000;
     kprintln!(
         "damselfly: ready cpus={} online={online} boot_ms={boot_ms}",
         platform.enabled_cpus()
     );
-    console::run()
+    threads::run(0, console::spawn)
 }
 
 /// The config archive from the first boot module, or the embedded default. A broken

@@ -49,18 +49,12 @@ pub fn start_aps() -> usize {
 extern "C" fn ap_main(index: u64) -> ! {
     smp::ap_started();
     let tables = gdt::init_cpu();
+    crate::threads::register_vectors();
     trap::init_cpu(tables.code.0);
     apic::init_cpu(false);
     percpu::init(index as usize, apic::id(), tables);
     arch::time::start_tick();
-    crate::cpuctl::ap_loop(index as usize)
-}
-
-/// Halts until an interrupt, forever.
-pub fn idle_loop() -> ! {
-    loop {
-        halt_until_interrupt();
-    }
+    crate::threads::run(index as usize, |_| {})
 }
 
 /// `sti; hlt`, counting the halted time as this CPU's idle time. Call with interrupts

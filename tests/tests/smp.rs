@@ -69,6 +69,29 @@ fn stress_ping_and_switch_on_2_cpus() {
 }
 
 #[test]
+fn visit_every_cpu_in_order_and_timer_wheels_on_4_cpus() {
+    let mut q = boot(Machine::Pc, 4);
+    let out = q
+        .run_command("lwkt visit", Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        out.contains(
+            "visited 4 CPUs in order: cpu0(apic 0) cpu1(apic 1) cpu2(apic 2) cpu3(apic 3)"
+        ),
+        "{out}"
+    );
+    let out = q
+        .run_command("lwkt timers 200 300", Duration::from_secs(120))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.contains("lwkt timers: PASS"), "{out}");
+    assert_eq!(
+        out.matches("fired=200 early=0 out_of_order=0").count(),
+        4,
+        "{out}"
+    );
+}
+
+#[test]
 fn stress_on_one_cpu_uses_the_self_pair() {
     let mut q = boot(Machine::Pc, 1);
     let out = q

@@ -69,6 +69,13 @@ pub fn init() {
     start_tick();
 }
 
+/// Counts a timer interrupt on this CPU.
+pub fn on_tick() {
+    super::percpu::current()
+        .ticks
+        .fetch_add(1, Ordering::Relaxed);
+}
+
 /// Starts the periodic tick on the calling CPU.
 pub fn start_tick() {
     let per_tick = (LAPIC_HZ.load(Ordering::Relaxed) / TICK_HZ).clamp(1, u32::MAX as u64);
