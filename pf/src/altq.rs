@@ -250,7 +250,7 @@ impl fmt::Display for QueueDef {
 
 /// Token bucket size pfctl picks for an interface rate and MTU.
 fn default_tbrsize(bps: u64, mtu: u32) -> u32 {
-    let factor = if bps <= 1_000_000 {
+    let factor: u32 = if bps <= 1_000_000 {
         1
     } else if bps <= 10_000_000 {
         4
@@ -261,7 +261,7 @@ fn default_tbrsize(bps: u64, mtu: u32) -> u32 {
     } else {
         128
     };
-    factor * mtu
+    factor.saturating_mul(mtu)
 }
 
 impl Parser<'_> {

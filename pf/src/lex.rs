@@ -51,7 +51,7 @@ struct Source {
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// Longest expanded macro text accepted, so a self-doubling definition
 /// chain cannot exhaust memory.
-const MAX_MACRO_LEN: usize = 64 * 1024;
+pub(crate) const MAX_MACRO_LEN: usize = 64 * 1024;
 
 /// Lexer over a stack of sources (the main file, includes, macro text).
 pub struct Lexer {

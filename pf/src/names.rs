@@ -43,7 +43,7 @@ const PROTOCOLS: &[(&str, u8)] = &[
     ("encap", 98),
     ("pim", 103),
     ("ipcomp", 108),
-    ("vrrp", 112),
+    ("carp", 112),
     ("l2tp", 115),
     ("isis", 124),
     ("sctp", 132),
@@ -60,7 +60,7 @@ const PROTOCOLS: &[(&str, u8)] = &[
     // aliases
     ("icmp6", 58),
     ("ipv6-icmp", 58),
-    ("carp", 112),
+    ("vrrp", 112),
 ];
 
 /// Protocol number of `name`.

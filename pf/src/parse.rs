@@ -282,6 +282,9 @@ impl Parser<'_> {
                 value.push(' ');
             }
             value.push_str(&s);
+            if value.len() > crate::lex::MAX_MACRO_LEN {
+                return Err(self.error("macro too long"));
+            }
         }
         self.lex.define(&name, &value);
         self.end_of_line()?;
@@ -393,7 +396,6 @@ impl Parser<'_> {
             | "state-policy"
             | "require-order"
             | "reassemble"
-            | "keepcounters"
             | "syncookies"
             | "fail-policy" => {
                 let mut v = self.word()?;
@@ -415,6 +417,7 @@ impl Parser<'_> {
                 }
                 format!("set {opt} {v}")
             }
+            "keepcounters" => "set keepcounters".into(),
             "loginterface" | "hostid" | "fingerprints" => {
                 let v = self.string()?;
                 if opt == "fingerprints" {

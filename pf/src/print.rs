@@ -501,7 +501,7 @@ impl Printer<'_> {
             }
             _ => {
                 if let Some(p) = &r.nat {
-                    s.push_str(" nat-to ");
+                    s.push_str(if r.binat_to { " binat-to " } else { " nat-to " });
                     s.push_str(&fmt_pool(p, PoolUse::Nat));
                 }
                 if let Some(p) = &r.rdr {

@@ -325,6 +325,10 @@ impl Parser<'_> {
                     spec.route = Some((kind, self.pool(true)?));
                 }
                 "nat-to" => spec.nat = Some(self.pool(false)?),
+                "binat-to" => {
+                    spec.nat = Some(self.pool(false)?);
+                    spec.rule.binat_to = true;
+                }
                 "rdr-to" => spec.rdr = Some(self.pool(false)?),
                 "af-to" => {
                     let Some(af) = self.eat_af()? else {

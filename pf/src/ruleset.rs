@@ -311,6 +311,8 @@ pub struct Rule {
     pub divert: Option<(Option<core::net::IpAddr>, u16)>,
     /// nat/binat target (`->` or `nat-to`).
     pub nat: Option<Pool>,
+    /// `nat` came from `binat-to`: translate both ways.
+    pub binat_to: bool,
     /// rdr target (`->` or `rdr-to`).
     pub rdr: Option<Pool>,
     /// `af-to`.
@@ -369,6 +371,7 @@ impl Rule {
             rtable: None,
             divert: None,
             nat: None,
+            binat_to: false,
             rdr: None,
             af_to: None,
             natpass: false,
