@@ -34,9 +34,12 @@ pub struct BufFlags(u16);
 impl BufFlags {
     /// No flags.
     pub const EMPTY: Self = BufFlags(0);
-    /// Transmit: the L4 checksum is partial (it holds the pseudo-header sum); the device must
-    /// sum from `csum_start` to the end and store the result at `csum_start + csum_offset`.
-    /// Receive: the packet arrived so (a virtio peer that offloads), same meaning.
+    /// Transmit: the L4 checksum is partial — the checksum field holds the folded (not
+    /// complemented) pseudo-header sum, L4 length included — and the device must sum from
+    /// `csum_start` to the end of the packet and store the complement at
+    /// `csum_start + csum_offset`. These are virtio's `NEEDS_CSUM` semantics; the e1000
+    /// context descriptor does the same sum. Receive: the packet arrived so (from a virtio
+    /// peer that offloads), same meaning. Required with a `gso` request.
     pub const CSUM_NEEDED: Self = BufFlags(1 << 0);
     /// Receive: the device verified the L3/L4 checksums.
     pub const CSUM_VALID: Self = BufFlags(1 << 1);

@@ -598,10 +598,13 @@ impl<W: Mmio, M: DmaRegion> VirtioQueue<W, M> {
 
     fn sendable(&self, chain: &[PacketBuf]) -> bool {
         let m = &chain[0].meta;
+        // The spec requires a segmentation request to carry its MSS and a partial
+        // checksum (NEEDS_CSUM).
+        let gso_well_formed = m.gso_size > 0 && m.flags.contains(BufFlags::CSUM_NEEDED);
         let gso_ok = match m.gso {
             GsoType::None => chain.iter().map(PacketBuf::len).sum::<usize>() <= BUF_DATA,
-            GsoType::Tcp4 => self.offloads.contains(Offloads::TSO4),
-            GsoType::Tcp6 => self.offloads.contains(Offloads::TSO6),
+            GsoType::Tcp4 => self.offloads.contains(Offloads::TSO4) && gso_well_formed,
+            GsoType::Tcp6 => self.offloads.contains(Offloads::TSO6) && gso_well_formed,
         };
         let csum_ok =
             !m.flags.contains(BufFlags::CSUM_NEEDED) || self.offloads.contains(Offloads::TX_CSUM);

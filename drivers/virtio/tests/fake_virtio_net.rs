@@ -789,6 +789,20 @@ fn tx_refuses_offloads_the_device_lacks() {
     assert_eq!(dev.stats().tx_errors, 1);
     assert_eq!(q.tx_batch(&mut batch), 1);
     assert_eq!(fake.transmit(0).len(), 1);
+
+    // A segmentation request without MSS or partial checksum is malformed: refused even
+    // by a device that does TSO.
+    let fake = FakeNet::new(ALL, 1, 4);
+    let (_dev, mut qs, _) = attach(&fake, &[0], 16);
+    let mut pool = PacketPool::new(0, &fake.dma, 8).unwrap();
+    let mut p = tx_packet(&mut pool, &frame(1, 1000));
+    p.meta.gso = GsoType::Tcp6;
+    p.meta.gso_size = 500;
+    let mut batch = vec![p];
+    assert_eq!(qs[0].tx_batch(&mut batch), 1);
+    let mut done = Vec::new();
+    assert_eq!(qs[0].tx_reclaim(&mut done), 1);
+    assert!(fake.transmit(0).is_empty());
 }
 
 #[test]
