@@ -414,9 +414,40 @@ fn prefix_trie_row<P: prefix_trie::Prefix + Copy>(
     }
 }
 
+/// What this machine's memory allows: one random 2-byte read per key from an array as big as
+/// the IPv4 table, and the same read made dependent on a first read from a 1 MiB array (the
+/// shape of a Poptrie block lookup).
+fn memory_baseline(bytes: usize, keys: &[u128]) {
+    let words = bytes / 2;
+    let big: Vec<u16> = (0..words).map(|i| i as u16).collect();
+    let first: Vec<u32> = (0..1usize << 18)
+        .map(|i| (i.wrapping_mul(0x9e37_79b9) % (words - 32)) as u32)
+        .collect();
+    let one = time_lookups(keys, |k| {
+        big[(k as usize).wrapping_mul(0x9e37_79b9) % words]
+    });
+    let two = time_lookups(keys, |k| {
+        let k = k as u32;
+        big[first[(k >> 14) as usize] as usize + (k & 31) as usize]
+    });
+    println!(
+        "\nmemory baseline ({:.1} MB array): one random read {one:.1} M/s, \
+         two dependent reads {two:.1} M/s",
+        bytes as f64 / 1e6
+    );
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
+    let (random, _) = keys(
+        false,
+        &[(IpNet::V4(Ipv4Net::default()), 0)],
+        16_000_000 / scale,
+        1,
+    );
+    memory_baseline(7_000_000, &random);
+    drop(random);
     bench_family(false, 1_000_000 / scale, 16_000_000 / scale, 20_000 / scale);
     bench_family(true, 200_000 / scale, 16_000_000 / scale, 20_000 / scale);
 }

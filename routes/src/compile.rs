@@ -47,7 +47,8 @@ pub(crate) fn build_slot<K: Key>(default: u16, prefixes: &[Entry<K>]) -> Built {
         0,
     );
     let root = nodes[0];
-    if nodes.len() > 1 {
+    // A block must fit one cache line; a node with more leaf runs stays a (one-node) tree.
+    if nodes.len() > 1 || BLOCK_HEADER + leaves.len() > LINE_WORDS {
         return Built::Tree { nodes, leaves };
     }
     if root.leafvec.count_ones() == 1 {
@@ -412,6 +413,22 @@ mod tests {
         match build_slot::<u32>(5, &[(0x0a00_0000, 24, 6)]) {
             Built::Block(b) => assert_eq!(&b[BLOCK_HEADER..], &[6, 5]),
             other => panic!("expected a block, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_node_with_more_runs_than_a_line_holds_is_a_tree() {
+        // 40 /24s with alternating next hops inside one /18: 40+ runs, more than 28.
+        let prefixes: Vec<Entry<u32>> = (0..40u32)
+            .map(|i| (0x0a00_0000 | (i << 8), 24, 1 + (i % 2) as u16))
+            .collect();
+        assert!(
+            matches!(build_slot(0, &prefixes), Built::Tree { ref nodes, .. } if nodes.len() == 1)
+        );
+        let fib = compile_all(&prefixes);
+        for i in 0..64u32 {
+            let want = if i < 40 { 1 + (i % 2) as u16 } else { 0 };
+            assert_eq!(fib.lookup(0x0a00_0000 | (i << 8) | 7), want);
         }
     }
 }

@@ -73,12 +73,18 @@ impl Words {
         self.lines[index / LINE_WORDS].0[index % LINE_WORDS]
     }
 
-    /// The `leafvec` of the block at `at` (a block header never crosses a line).
+    /// The leaf at position `v` of the block at `at`; a block lies within one line.
     #[inline(always)]
-    pub(crate) fn header(&self, at: usize) -> u64 {
+    pub(crate) fn block_leaf(&self, at: usize, v: usize) -> u16 {
         let line = &self.lines[at / LINE_WORDS].0;
         let o = at % LINE_WORDS;
-        block_leafvec(&line[o..o + BLOCK_HEADER])
+        let leafvec = block_leafvec(&line[o..o + BLOCK_HEADER]);
+        let rank = (leafvec & upto(v)).count_ones() as usize;
+        debug_assert!(
+            o + BLOCK_HEADER - 1 + rank < LINE_WORDS,
+            "block crosses a line"
+        );
+        line[(o + BLOCK_HEADER - 1 + rank) % LINE_WORDS]
     }
 
     pub(crate) fn resize(&mut self, len: usize) {
@@ -176,17 +182,14 @@ impl<K: Key> Fib<K> {
         let entry = self.direct[key.direct_index()];
         let v = key.chunk(K::DIRECT_BITS);
         if entry & DIRECT_NODE == 0 {
-            let at = entry as usize;
-            let leafvec = self.leaves.header(at);
-            let rank = (leafvec & upto(v)).count_ones() as usize;
-            return self.leaves.get(at + BLOCK_HEADER - 1 + rank);
+            return self.leaves.block_leaf(entry as usize, v);
         }
         self.lookup_nodes(entry & DIRECT_INDEX, key, v)
     }
 
     /// The rest of a lookup whose direct entry points at node `index`; `v` is the chunk of
-    /// `key` that node resolves.
-    #[inline]
+    /// `key` that node resolves. Kept out of line so the common block path inlines small.
+    #[inline(never)]
     fn lookup_nodes(&self, index: u32, key: K, mut v: usize) -> u16 {
         let mut offset = K::DIRECT_BITS;
         let mut node = &self.nodes[index as usize];
@@ -207,25 +210,15 @@ impl<K: Key> Fib<K> {
     pub fn lookup_batch<const N: usize>(&self, keys: &[K; N]) -> [u16; N] {
         // Stage by stage over the whole batch, so the cache misses of its keys overlap.
         let entries: [u32; N] = core::array::from_fn(|i| self.direct[keys[i].direct_index()]);
-        let mut at = [0usize; N];
-        let mut out = [0u16; N];
-        for i in 0..N {
+        core::array::from_fn(|i| {
             let v = keys[i].chunk(K::DIRECT_BITS);
             let entry = entries[i];
             if entry & DIRECT_NODE == 0 {
-                let block = entry as usize;
-                let leafvec = self.leaves.header(block);
-                at[i] = block + BLOCK_HEADER - 1 + (leafvec & upto(v)).count_ones() as usize;
+                self.leaves.block_leaf(entry as usize, v)
             } else {
-                out[i] = self.lookup_nodes(entry & DIRECT_INDEX, keys[i], v);
+                self.lookup_nodes(entry & DIRECT_INDEX, keys[i], v)
             }
-        }
-        for i in 0..N {
-            if entries[i] & DIRECT_NODE == 0 {
-                out[i] = self.leaves.get(at[i]);
-            }
-        }
-        out
+        })
     }
 
     /// Bytes allocated for the lookup structure (direct table, nodes and leaves).
