@@ -365,7 +365,12 @@ impl Printer<'_> {
             }
             StateMode::None => {}
             StateMode::Keep => {
-                if self.dialect.print_implicit_keep_state || !r.state_opts.is_empty() {
+                // Only pass rules keep state by default.
+                if self.dialect.print_implicit_keep_state
+                    || !r.state_opts.is_empty()
+                    || r.action != Action::Pass
+                    || is_anchor
+                {
                     s.push_str(" keep state");
                 }
             }
