@@ -141,7 +141,13 @@ impl<P: Packet> Instance<P> {
             aqm: fs.aqm,
         });
         self.qindex.insert(tag, key, q);
-        self.disc.add_queue(q, fs.weight);
+        // Reserve room for a typical backlog (at most 16 packets, the queue's own limit
+        // if smaller); a queue that grows beyond that reallocates once per new record.
+        let capacity = match fs.limit {
+            crate::aqm::QueueLimit::Slots(n) => n.min(16) as usize,
+            crate::aqm::QueueLimit::Bytes(b) => (b / 1500).clamp(1, 16) as usize,
+        };
+        self.disc.add_queue(q, fs.weight, capacity);
         q
     }
 

@@ -42,10 +42,10 @@ impl<P> Drr<P> {
         }
     }
 
-    pub fn add_queue(&mut self, q: u32, weight: u32) {
+    pub fn add_queue(&mut self, q: u32, weight: u32, capacity: usize) {
         debug_assert_eq!(q as usize, self.classes.len());
         self.classes.push(Class {
-            pkts: VecDeque::new(),
+            pkts: VecDeque::with_capacity(capacity),
             quantum: u64::from(weight.max(1)) * u64::from(RR_QUANTUM_BYTES),
             deficit: 0,
             active: false,

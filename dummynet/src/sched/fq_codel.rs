@@ -70,9 +70,12 @@ pub struct FqCodel<P> {
 impl<P: Packet> FqCodel<P> {
     pub fn new(params: FqCodelParams) -> Self {
         let n = params.flows.max(1) as usize;
+        // Room for a few times each flow's share of the limit (hash collisions put
+        // several flows in one bucket), 2..=16 packets, reserved up front.
+        let per_flow = (4 * params.limit_pkts as usize / n).clamp(2, 16);
         let flows = (0..n)
             .map(|_| Flow {
-                pkts: VecDeque::new(),
+                pkts: VecDeque::with_capacity(per_flow),
                 bytes: 0,
                 deficit: 0,
                 codel: CodelState::default(),

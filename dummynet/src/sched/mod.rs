@@ -78,12 +78,14 @@ impl<P: Packet> Discipline<P> {
         }
     }
 
-    /// A dynamic queue was created in the instance with index `q`.
-    pub fn add_queue(&mut self, q: u32, weight: u32) {
+    /// A dynamic queue was created in the instance with index `q`. `capacity`
+    /// packets of room are reserved for it up front, so that the per-packet path
+    /// allocates only if a queue ever holds more than that.
+    pub fn add_queue(&mut self, q: u32, weight: u32, capacity: usize) {
         match self {
-            Discipline::Wf2q(s) => s.add_queue(q, weight),
-            Discipline::Qfq(s) => s.add_queue(q, weight),
-            Discipline::Rr(s) => s.add_queue(q, weight),
+            Discipline::Wf2q(s) => s.add_queue(q, weight, capacity),
+            Discipline::Qfq(s) => s.add_queue(q, weight, capacity),
+            Discipline::Rr(s) => s.add_queue(q, weight, capacity),
             Discipline::Fifo(_) | Discipline::FqCodel(_) => {}
         }
     }

@@ -134,12 +134,12 @@ impl<P> Qfq<P> {
         }
     }
 
-    pub fn add_queue(&mut self, q: u32, weight: u32) {
+    pub fn add_queue(&mut self, q: u32, weight: u32, capacity: usize) {
         debug_assert_eq!(q as usize, self.classes.len());
         let w = u64::from(weight.max(1));
         let inv_w = ONE_FP / w;
         self.classes.push(Class {
-            pkts: VecDeque::new(),
+            pkts: VecDeque::with_capacity(capacity),
             inv_w,
             lmax: DEFAULT_LMAX,
             max_seen: 0,

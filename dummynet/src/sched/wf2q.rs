@@ -49,10 +49,10 @@ impl<P> Wf2q<P> {
         }
     }
 
-    pub fn add_queue(&mut self, q: u32, weight: u32) {
+    pub fn add_queue(&mut self, q: u32, weight: u32, capacity: usize) {
         debug_assert_eq!(q as usize, self.classes.len());
         self.classes.push(Class {
-            pkts: VecDeque::new(),
+            pkts: VecDeque::with_capacity(capacity),
             weight: u64::from(weight.max(1)),
             start: self.v,
             finish: self.v,
