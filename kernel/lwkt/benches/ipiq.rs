@@ -21,7 +21,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 use lwkt::cpu::{Cpu, PortFabric};
-use lwkt::ipiq::{Doorbell, Fabric, Halt};
+use lwkt::ipiq::{Doorbell, Fabric, Halt, QueueSize};
 use lwkt::port::{Incoming, PortId};
 use lwkt::CpuId;
 
@@ -69,7 +69,7 @@ fn relax(spins: &mut u32) {
 
 const TX: CpuId = CpuId(0);
 const RX: CpuId = CpuId(1);
-const CAPACITY: usize = 1024;
+const SIZE: QueueSize = QueueSize::DEFAULT;
 
 struct Round {
     ns_per_msg: f64,
@@ -79,7 +79,7 @@ struct Round {
 /// Move `n` messages from CPU 0 to CPU 1, `batch` per flush; the receiver halts when empty
 /// if `halting`.
 fn stream(n: u64, batch: u64, halting: bool) -> Round {
-    let fabric: Fabric<u64, ParkBell> = Fabric::new(2, CAPACITY, ParkBell::new());
+    let fabric: Fabric<u64, ParkBell> = Fabric::new(2, SIZE, ParkBell::new());
     let barrier = Barrier::new(2);
     let elapsed = thread::scope(|s| {
         let rx = s.spawn(|| {
@@ -114,12 +114,15 @@ fn stream(n: u64, batch: u64, halting: bool) -> Round {
                 match ep.try_send(RX, sent) {
                     Ok(()) => sent += 1,
                     Err(_) => {
-                        ep.flush();
+                        let _ = ep.flush();
                         relax(&mut spins);
                     }
                 }
             }
-            ep.flush();
+            let _ = ep.flush();
+        }
+        while !ep.flush() {
+            relax(&mut spins);
         }
         rx.join().unwrap();
         start.elapsed()
@@ -133,7 +136,14 @@ fn stream(n: u64, batch: u64, halting: bool) -> Round {
 
 /// One message in flight, bounced between two spinning CPUs `n` times.
 fn ping_pong(n: u64) -> Round {
-    let fabric: Fabric<u64, ParkBell> = Fabric::new(2, 4, ParkBell::new());
+    let fabric: Fabric<u64, ParkBell> = Fabric::new(
+        2,
+        QueueSize {
+            batches: 2,
+            batch_len: 4,
+        },
+        ParkBell::new(),
+    );
     let barrier = Barrier::new(2);
     let elapsed = thread::scope(|s| {
         let echo = s.spawn(|| {
@@ -148,7 +158,7 @@ fn ping_pong(n: u64) -> Round {
                     relax(&mut spins);
                 };
                 ep.try_send(TX, m + 1).unwrap();
-                ep.flush();
+                assert!(ep.flush());
             }
         });
         let mut ep = fabric.endpoint(TX).unwrap();
@@ -158,7 +168,7 @@ fn ping_pong(n: u64) -> Round {
         let mut m = 0;
         for _ in 0..n {
             ep.try_send(RX, m).unwrap();
-            ep.flush();
+            assert!(ep.flush());
             m = loop {
                 if let Some((_, m)) = ep.recv() {
                     break m;
@@ -179,7 +189,7 @@ fn ping_pong(n: u64) -> Round {
 /// Send and receive on one thread, `batch` at a time: the queue operations without any
 /// cache line moving between cores.
 fn same_thread(n: u64, batch: u64) -> Round {
-    let fabric: Fabric<u64, ParkBell> = Fabric::new(2, CAPACITY, ParkBell::new());
+    let fabric: Fabric<u64, ParkBell> = Fabric::new(2, SIZE, ParkBell::new());
     let mut tx = fabric.endpoint(TX).unwrap();
     let mut rx = fabric.endpoint(RX).unwrap();
     let start = Instant::now();
@@ -190,7 +200,7 @@ fn same_thread(n: u64, batch: u64) -> Round {
         for m in sent..end {
             tx.try_send(RX, m).unwrap();
         }
-        tx.flush();
+        assert!(tx.flush());
         sent = end;
         rx.drain(usize::MAX, |_, m| sum = sum.wrapping_add(m));
     }
@@ -203,7 +213,7 @@ fn same_thread(n: u64, batch: u64) -> Round {
 
 /// Batched through ports: envelopes on the fabric, port queues on the receiving CPU.
 fn ports(n: u64, batch: u64) -> Round {
-    let fabric: PortFabric<u64, ParkBell> = PortFabric::new(2, CAPACITY, ParkBell::new());
+    let fabric: PortFabric<u64, ParkBell> = PortFabric::new(2, SIZE, ParkBell::new());
     let barrier = Barrier::new(2);
     let done = AtomicBool::new(false);
     let elapsed = thread::scope(|s| {
@@ -239,12 +249,15 @@ fn ports(n: u64, batch: u64) -> Round {
                 match cpu.try_send(to, sent) {
                     Ok(()) => sent += 1,
                     Err(_) => {
-                        cpu.flush();
+                        let _ = cpu.flush();
                         relax(&mut spins);
                     }
                 }
             }
-            cpu.flush();
+            let _ = cpu.flush();
+        }
+        while !cpu.flush() {
+            relax(&mut spins);
         }
         while !done.load(Ordering::Acquire) {
             thread::yield_now();

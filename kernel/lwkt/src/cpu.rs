@@ -123,7 +123,8 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
                 Ok(()) => return,
                 Err(back) => env = back,
             }
-            self.ep.flush();
+            // Publishing may fail too: the retry after `wait` tries again.
+            let _ = self.ep.flush();
             self.pump(PUMP_BUDGET);
             wait(self);
         }
@@ -171,8 +172,9 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
 
     /// Wait for the reply tagged `tag` at our port `from` and take it.
     pub fn wait_reply(&mut self, from: u16, tag: u32, mut wait: impl FnMut(&mut Self)) -> P {
-        self.ep.flush();
         loop {
+            // Until the request is published (its queue may be full), every round retries.
+            let _ = self.ep.flush();
             self.pump(PUMP_BUDGET);
             if let Some(body) = self.take_reply(from, tag) {
                 return body;
@@ -210,9 +212,11 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
         }
     }
 
-    /// End a batch: announce our sends (at most one IPI per idle destination).
-    pub fn flush(&mut self) {
-        self.ep.flush();
+    /// End a batch: publish and announce our sends (at most one IPI per idle
+    /// destination). False if some stay staged behind a full queue ([`Endpoint::flush`]).
+    #[must_use = "staged messages stay unpublished until a flush returns true"]
+    pub fn flush(&mut self) -> bool {
+        self.ep.flush()
     }
 
     /// Move up to `budget` inbound messages into their ports' queues and wake the owners;

@@ -3,11 +3,17 @@
 //! Each (source, destination) CPU pair has its own bounded lock-free queue
 //! (`crossbeam_queue::ArrayQueue`); only the source CPU pushes and only the destination
 //! pops, so a pair's messages arrive in order and no two CPUs ever contend on a queue
-//! end. Sends are cheap and silent; a sender announces them once per batch with
-//! [`Endpoint::flush`], which rings the [`Doorbell`] (the kernel sends an IPI) only for a
-//! destination that published itself idle and has not been rung yet. A busy destination
-//! finds the messages on its own when it next drains, so at saturation there are no IPIs
-//! at all.
+//! end. The queue carries *batches*: [`Endpoint::try_send`] appends to the source's staging
+//! buffer for that destination (a plain `Vec`, no atomics), and a full buffer, or
+//! [`Endpoint::flush`] at the end of a batch, publishes it with one queue operation. The
+//! destination hands emptied buffers back over a second per-pair queue, so the steady state
+//! allocates nothing and costs four atomic read-modify-writes per *batch*, not per message.
+//! A message is visible to its destination once its batch is published.
+//!
+//! [`Endpoint::flush`] also rings the [`Doorbell`] (the kernel sends an IPI) for each
+//! destination it published to, but only if that destination published itself idle and has
+//! not been rung yet. A busy destination finds the messages on its own when it next drains,
+//! so at saturation there are no IPIs at all.
 //!
 //! # Why no wake-up is lost
 //!
@@ -28,13 +34,17 @@
 //!
 //! # Full queues
 //!
-//! [`Endpoint::try_send`] hands a message back when its queue is full; nothing is dropped.
-//! The sender should then [`Endpoint::flush`], drain its own inbound queues (the
-//! destination may itself be blocked sending to us) and retry. A CPU with a blocked send
-//! must not halt: nobody rings it when space frees up, so it relaxes and retries instead.
+//! A pair holds at most `batches` published batches plus one staging batch
+//! ([`QueueSize`]). When both are full, [`Endpoint::try_send`] hands the message back;
+//! nothing is dropped. The sender should then [`Endpoint::flush`], drain its own inbound
+//! queues (the destination may itself be blocked sending to us) and retry. A CPU whose
+//! staged messages cannot be published yet ([`Endpoint::flush`] returned `false`) must not
+//! halt: nobody rings it when space frees up, so [`Endpoint::idle`] relaxes instead.
 
 use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
+use core::mem;
 use core::sync::atomic::{fence, AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use crossbeam_queue::ArrayQueue;
@@ -64,6 +74,36 @@ pub trait Halt {
     fn relax(&mut self) {
         core::hint::spin_loop();
     }
+}
+
+/// How much one (source, destination) pair can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueueSize {
+    /// Published batches the pair's queue holds.
+    pub batches: usize,
+    /// Messages per batch (the staging buffer's capacity).
+    pub batch_len: usize,
+}
+
+impl QueueSize {
+    /// 16 batches of 64 messages: a sender can run 1,088 messages ahead of its receiver.
+    pub const DEFAULT: QueueSize = QueueSize {
+        batches: 16,
+        batch_len: 64,
+    };
+
+    /// Most messages a pair holds: the published batches plus the staging one.
+    pub fn max_in_flight(self) -> usize {
+        (self.batches + 1) * self.batch_len
+    }
+}
+
+/// The two queues of one pair.
+struct Pair<M> {
+    /// Published batches, oldest first.
+    full: ArrayQueue<Vec<M>>,
+    /// Emptied buffers on their way back to the source.
+    empty: ArrayQueue<Vec<M>>,
 }
 
 /// Bits of [`CpuShared::state`].
@@ -112,8 +152,9 @@ pub struct PairStats {
 /// at boot (the kernel keeps it in a `static`), then each CPU claims its [`Endpoint`].
 pub struct Fabric<M, D> {
     ncpus: usize,
+    size: QueueSize,
     /// Indexed `dst * ncpus + src`, so a CPU's inbound queues are contiguous.
-    queues: Box<[ArrayQueue<M>]>,
+    pairs: Box<[Pair<M>]>,
     cpus: Box<[Padded<CpuShared>]>,
     /// Indexed `[src][dst]`: each CPU's outbound counters sit on its own lines.
     out: Box<[Padded<Box<[PairOut]>>]>,
@@ -123,18 +164,25 @@ pub struct Fabric<M, D> {
 }
 
 impl<M, D: Doorbell> Fabric<M, D> {
-    /// A fabric for `ncpus` CPUs whose pair queues each hold `capacity` messages.
+    /// A fabric for `ncpus` CPUs whose pairs each hold `size`.
     ///
     /// # Panics
-    /// If `ncpus` is 0 or above `u16::MAX`, or `capacity` is 0.
-    pub fn new(ncpus: usize, capacity: usize, doorbell: D) -> Self {
+    /// If `ncpus` is 0 or above `u16::MAX`, or a dimension of `size` is 0.
+    pub fn new(ncpus: usize, size: QueueSize, doorbell: D) -> Self {
         assert!(
             ncpus > 0 && ncpus <= usize::from(u16::MAX),
             "bad CPU count {ncpus}"
         );
-        assert!(capacity > 0, "queue capacity must be positive");
-        let queues = (0..ncpus * ncpus)
-            .map(|_| ArrayQueue::new(capacity))
+        assert!(
+            size.batches > 0 && size.batch_len > 0,
+            "empty queue size {size:?}"
+        );
+        let pairs = (0..ncpus * ncpus)
+            .map(|_| Pair {
+                full: ArrayQueue::new(size.batches),
+                // Every buffer of the pair fits: published, staging, and one being drained.
+                empty: ArrayQueue::new(size.batches + 2),
+            })
             .collect();
         let cpus = (0..ncpus)
             .map(|_| {
@@ -154,7 +202,8 @@ impl<M, D: Doorbell> Fabric<M, D> {
             .collect();
         Fabric {
             ncpus,
-            queues,
+            size,
+            pairs,
             cpus,
             out,
             received,
@@ -165,6 +214,11 @@ impl<M, D: Doorbell> Fabric<M, D> {
     /// Number of CPUs.
     pub fn ncpus(&self) -> usize {
         self.ncpus
+    }
+
+    /// The pairs' dimensions.
+    pub fn size(&self) -> QueueSize {
+        self.size
     }
 
     /// The doorbell this fabric rings.
@@ -179,14 +233,17 @@ impl<M, D: Doorbell> Fabric<M, D> {
         if shared.claimed.swap(true, Ordering::Acquire) {
             return None;
         }
+        let n = self.ncpus;
         Some(Endpoint {
             fabric: self,
             cpu,
+            staging: (0..n).map(|_| Vec::new()).collect(),
             dirty: Vec::new(),
-            is_dirty: (0..self.ncpus).map(|_| false).collect(),
-            sent: (0..self.ncpus).map(|_| 0).collect(),
-            ipis: (0..self.ncpus).map(|_| 0).collect(),
-            received: (0..self.ncpus).map(|_| 0).collect(),
+            is_dirty: (0..n).map(|_| false).collect(),
+            sent: (0..n).map(|_| 0).collect(),
+            ipis: (0..n).map(|_| 0).collect(),
+            draining: (0..n).map(|_| VecDeque::new()).collect(),
+            received: (0..n).map(|_| 0).collect(),
             next_src: 0,
         })
     }
@@ -254,8 +311,8 @@ impl<M, D: Doorbell> Fabric<M, D> {
         self.cpus[cpu.index()].0.halts.load(Ordering::Relaxed)
     }
 
-    fn queue(&self, src: usize, dst: usize) -> &ArrayQueue<M> {
-        &self.queues[dst * self.ncpus + src]
+    fn pair(&self, src: usize, dst: usize) -> &Pair<M> {
+        &self.pairs[dst * self.ncpus + src]
     }
 }
 
@@ -269,9 +326,13 @@ fn cpu_id(index: usize) -> CpuId {
 pub struct Endpoint<'f, M, D> {
     fabric: &'f Fabric<M, D>,
     cpu: CpuId,
-    /// Destinations sent to since the last flush.
+    /// Per destination: messages not yet published.
+    staging: Box<[Vec<M>]>,
+    /// Destinations sent to since the last flush that rang them.
     dirty: Vec<u16>,
     is_dirty: Box<[bool]>,
+    /// Per source: the rest of the batch being delivered.
+    draining: Box<[VecDeque<M>]>,
     /// Local copies of this CPU's counters, published at flush/drain.
     sent: Box<[u64]>,
     ipis: Box<[u64]>,
@@ -305,14 +366,26 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
         self.fabric
     }
 
-    /// Queue `msg` for `dst` without announcing it; returns it if the pair's queue is full.
-    /// Call [`Endpoint::flush`] at the end of the batch.
+    /// Queue `msg` for `dst` without announcing it; returns it if the pair is full. Call
+    /// [`Endpoint::flush`] at the end of the batch.
     ///
     /// # Panics
     /// If `dst` is not a CPU of this fabric.
     pub fn try_send(&mut self, dst: CpuId, msg: M) -> Result<(), M> {
         let d = dst.index();
-        self.fabric.queue(self.cpu.index(), d).push(msg)?;
+        let batch_len = self.fabric.size.batch_len;
+        if self.staging[d].len() >= batch_len && !self.publish(d) {
+            return Err(msg);
+        }
+        let staging = &mut self.staging[d];
+        if staging.capacity() == 0 {
+            let pair = self.fabric.pair(self.cpu.index(), d);
+            *staging = pair
+                .empty
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(batch_len));
+        }
+        staging.push(msg);
         self.sent[d] += 1;
         if !self.is_dirty[d] {
             self.is_dirty[d] = true;
@@ -321,25 +394,63 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
         Ok(())
     }
 
-    /// End a batch: ring each destination sent to since the last flush if it is idle
-    /// (at most one IPI per destination per batch), and publish the send counters.
-    pub fn flush(&mut self) {
+    /// Publish the staging batch for destination `d`; false if the pair's queue is full.
+    fn publish(&mut self, d: usize) -> bool {
+        if self.staging[d].is_empty() {
+            return true;
+        }
+        let batch = mem::take(&mut self.staging[d]);
+        match self.fabric.pair(self.cpu.index(), d).full.push(batch) {
+            Ok(()) => true,
+            Err(batch) => {
+                self.staging[d] = batch;
+                false
+            }
+        }
+    }
+
+    /// End a batch: publish every staged message, ring each destination sent to since the
+    /// last flush if it is idle (at most one IPI per destination per flush), and publish
+    /// the send counters. Returns false if some messages stay staged because their pair's
+    /// queue is full (they go out at a later flush; see the module docs).
+    #[must_use = "staged messages stay unpublished until a flush returns true"]
+    pub fn flush(&mut self) -> bool {
         if self.dirty.is_empty() {
-            return;
+            return true;
+        }
+        let mut all_published = true;
+        for i in 0..self.dirty.len() {
+            let d = usize::from(self.dirty[i]);
+            all_published &= self.publish(d);
         }
         // Orders the pushes above before the state reads below; pairs with the fence in
         // `idle` (see the module documentation).
         fence(Ordering::SeqCst);
         let row = &self.fabric.out[self.cpu.index()].0;
-        for dst in self.dirty.drain(..) {
+        let mut i = 0;
+        while i < self.dirty.len() {
+            let dst = self.dirty[i];
             let d = usize::from(dst);
-            self.is_dirty[d] = false;
             if self.fabric.ring_if_idle(CpuId(dst)) {
                 self.ipis[d] += 1;
                 row[d].ipis.store(self.ipis[d], Ordering::Relaxed);
             }
             row[d].sent.store(self.sent[d], Ordering::Relaxed);
+            if self.staging[d].is_empty() {
+                self.is_dirty[d] = false;
+                self.dirty.swap_remove(i);
+            } else {
+                i += 1;
+            }
         }
+        all_published
+    }
+
+    /// Whether messages wait in staging for room in a full queue.
+    pub fn has_unpublished(&self) -> bool {
+        self.dirty
+            .iter()
+            .any(|&d| !self.staging[usize::from(d)].is_empty())
     }
 
     /// Take up to `budget` messages from this CPU's inbound queues, visiting sources round
@@ -352,16 +463,28 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
         let start = self.next_src;
         for i in 0..n {
             let src = (start + i) % n;
-            let queue = self.fabric.queue(src, me);
+            let pair = self.fabric.pair(src, me);
             let before = taken;
             while taken < budget {
-                match queue.pop() {
-                    Some(msg) => {
-                        taken += 1;
-                        deliver(cpu_id(src), msg);
+                let draining = &mut self.draining[src];
+                if draining.is_empty() {
+                    // Hand the emptied buffer back (an O(1) conversion), then take the
+                    // next batch.
+                    let buffer = Vec::from(mem::take(draining));
+                    if buffer.capacity() != 0 {
+                        // Cannot be full (see `Fabric::new`); if it were, freeing is fine.
+                        let _ = pair.empty.push(buffer);
                     }
-                    None => break,
+                    match pair.full.pop() {
+                        Some(batch) => *draining = VecDeque::from(batch),
+                        None => break,
+                    }
                 }
+                let k = draining.len().min(budget - taken);
+                for msg in draining.drain(..k) {
+                    deliver(cpu_id(src), msg);
+                }
+                taken += k;
             }
             if taken > before {
                 self.received[src] += (taken - before) as u64;
@@ -390,10 +513,11 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
         shared.work.load(Ordering::Relaxed) != 0 || self.has_inbound()
     }
 
-    /// Whether any inbound queue is non-empty.
+    /// Whether any inbound message is waiting.
     pub fn has_inbound(&self) -> bool {
         let me = self.cpu.index();
-        (0..self.fabric.ncpus).any(|src| !self.fabric.queue(src, me).is_empty())
+        self.draining.iter().any(|d| !d.is_empty())
+            || (0..self.fabric.ncpus).any(|src| !self.fabric.pair(src, me).full.is_empty())
     }
 
     /// Take (and clear) this CPU's pending work bits.
@@ -410,9 +534,13 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
     /// is none. Returns whether it halted. The caller then drains and runs threads as usual
     /// (a return does not promise work: wake-ups may be spurious).
     ///
-    /// Must not be called while a send is blocked on a full queue (see the module docs).
+    /// If some sends cannot be published yet (full queues), it relaxes instead of halting:
+    /// nobody would ring this CPU when room frees up.
     pub fn idle<H: Halt + ?Sized>(&mut self, halt: &mut H) -> bool {
-        self.flush();
+        if !self.flush() {
+            halt.relax();
+            return false;
+        }
         let shared = &self.fabric.cpus[self.cpu.index()].0;
         halt.disable_interrupts();
         shared.state.store(IDLE, Ordering::Relaxed);

@@ -83,7 +83,9 @@ impl<'f, P, D: Doorbell> Lwkt<'f, P, D> {
             return Step::Ran(t);
         };
         let how = thread.run(t, self);
-        self.cpu.flush();
+        // What a full queue keeps staged goes out at a later flush: the next thread's, or
+        // the idle protocol's, which does not halt while anything is left.
+        let _ = self.cpu.flush();
         if how != Yield::Exit {
             self.threads[t.index()] = Some(thread);
         }
@@ -149,8 +151,9 @@ impl<'f, P, D: Doorbell> Lwkt<'f, P, D> {
 
     /// Wait for the reply tagged `tag` at our port `from`, running other threads meanwhile.
     pub fn wait_reply(&mut self, from: u16, tag: u32) -> P {
-        self.cpu.flush();
         loop {
+            // Until the request is published (its queue may be full), every round retries.
+            let _ = self.cpu.flush();
             self.cpu.pump(PUMP_BUDGET);
             if let Some(body) = self.cpu.take_reply(from, tag) {
                 return body;

@@ -98,7 +98,7 @@ pub struct CpuReport {
     pub sent: u64,
     /// Messages received and checked.
     pub received: u64,
-    /// Times a send found its queue full.
+    /// Times a send or a flush found its queue full.
     pub full: u64,
     /// Times this CPU halted.
     pub halts: u64,
@@ -147,7 +147,10 @@ pub fn run_cpu<D: Doorbell>(
                 }
             }
             dst_cursor = (dst_cursor + 1) % n;
-            ep.flush();
+        }
+        if !ep.flush() {
+            report.full += 1;
+            blocked = true;
         }
         let mut error = None;
         let got = ep.drain(usize::MAX, |from, msg| {
@@ -166,8 +169,7 @@ pub fn run_cpu<D: Doorbell>(
                 received: report.received,
             });
         }
-        if report.sent == total_out && report.received == expected_in {
-            ep.flush();
+        if report.sent == total_out && report.received == expected_in && !blocked {
             return Ok(report);
         }
         if blocked {

@@ -7,16 +7,16 @@ use std::sync::Barrier;
 use std::thread;
 use std::time::Duration;
 
-use common::{cpu, with_watchdog, ParkBell, ParkHalt, Rng};
-use lwkt::ipiq::{Doorbell, Fabric, Halt};
+use common::{cpu, size, with_watchdog, ParkBell, ParkHalt, Rng};
+use lwkt::ipiq::{Doorbell, Fabric, Halt, QueueSize};
 use lwkt::stress::{run_cpu, CpuReport, StressPlan};
 use lwkt::CpuId;
 
 const LIMIT: Duration = Duration::from_secs(120);
 
 /// Run the shared stress routine on `ncpus` threads and check the totals.
-fn stress(ncpus: usize, capacity: usize, plan: StressPlan) -> Vec<CpuReport> {
-    let fabric = Fabric::new(ncpus, capacity, ParkBell::new(ncpus));
+fn stress(ncpus: usize, qsize: QueueSize, plan: StressPlan) -> Vec<CpuReport> {
+    let fabric = Fabric::new(ncpus, qsize, ParkBell::new(ncpus));
     let barrier = Barrier::new(ncpus);
     let reports: Vec<CpuReport> = thread::scope(|s| {
         let handles: Vec<_> = (0..ncpus)
@@ -61,7 +61,7 @@ fn all_pairs_million_messages() {
     let reports = with_watchdog("all_pairs", LIMIT, || {
         stress(
             4,
-            256,
+            QueueSize::DEFAULT,
             StressPlan {
                 per_pair: 65_536,
                 batch: 64,
@@ -80,7 +80,7 @@ fn full_queues_lose_nothing() {
     let reports = with_watchdog("full_queues", LIMIT, || {
         stress(
             4,
-            4,
+            size(1, 4),
             StressPlan {
                 per_pair: 20_000,
                 batch: 16,
@@ -93,25 +93,55 @@ fn full_queues_lose_nothing() {
     );
 }
 
+/// One published batch of two plus a staging batch of two: the fifth message comes back,
+/// and goes through once the receiver made room.
 #[test]
-fn full_queue_hands_message_back() {
-    let fabric = Fabric::new(2, 2, ParkBell::new(2));
+fn full_pair_hands_message_back() {
+    let fabric = Fabric::new(2, size(1, 2), ParkBell::new(2));
     let mut a = fabric.endpoint(cpu(0)).unwrap();
     let mut b = fabric.endpoint(cpu(1)).unwrap();
-    assert_eq!(a.try_send(cpu(1), 10u32), Ok(()));
-    assert_eq!(a.try_send(cpu(1), 11), Ok(()));
-    assert_eq!(a.try_send(cpu(1), 12), Err(12));
-    a.flush();
+    for m in 10u32..14 {
+        assert_eq!(a.try_send(cpu(1), m), Ok(()));
+    }
+    assert_eq!(a.try_send(cpu(1), 14), Err(14));
+    assert!(!a.flush(), "staged batch cannot be published yet");
+    assert!(a.has_unpublished());
     assert_eq!(b.recv(), Some((cpu(0), 10)));
-    assert_eq!(a.try_send(cpu(1), 12), Ok(()));
     assert_eq!(b.recv(), Some((cpu(0), 11)));
-    assert_eq!(b.recv(), Some((cpu(0), 12)));
-    assert_eq!(b.recv(), None);
+    assert_eq!(b.recv(), None, "12 and 13 are still staged");
+    assert!(a.flush());
+    assert_eq!(a.try_send(cpu(1), 14), Ok(()));
+    let mut rest = Vec::new();
+    b.drain(usize::MAX, |src, m| rest.push((src, m)));
+    assert!(a.flush());
+    b.drain(usize::MAX, |src, m| rest.push((src, m)));
+    assert_eq!(rest, vec![(cpu(0), 12), (cpu(0), 13), (cpu(0), 14)]);
+    assert_eq!(fabric.pair_stats(cpu(0), cpu(1)).sent, 5);
+    assert_eq!(fabric.pair_stats(cpu(0), cpu(1)).received, 5);
+}
+
+/// Nothing is visible before its batch is published; a flush publishes.
+#[test]
+fn messages_visible_at_flush() {
+    let fabric = Fabric::new(2, size(4, 8), ParkBell::new(2));
+    let mut a = fabric.endpoint(cpu(0)).unwrap();
+    let mut b = fabric.endpoint(cpu(1)).unwrap();
+    a.try_send(cpu(1), 1u8).unwrap();
+    assert!(!b.has_inbound());
+    assert!(a.flush());
+    assert!(b.has_inbound());
+    // A full staging batch is published by the send that finds it full.
+    for m in 0..9 {
+        a.try_send(cpu(1), m).unwrap();
+    }
+    let mut got = Vec::new();
+    b.drain(usize::MAX, |_, m| got.push(m));
+    assert_eq!(got, vec![1, 0, 1, 2, 3, 4, 5, 6, 7]);
 }
 
 #[test]
 fn one_endpoint_per_cpu() {
-    let fabric: Fabric<u8, _> = Fabric::new(2, 2, ParkBell::new(2));
+    let fabric: Fabric<u8, _> = Fabric::new(2, size(1, 1), ParkBell::new(2));
     let a = fabric.endpoint(cpu(0));
     assert!(a.is_some());
     assert!(fabric.endpoint(cpu(0)).is_none());
@@ -144,13 +174,13 @@ impl<F: FnMut()> Halt for HaltDoing<F> {
 /// with work waiting does not halt.
 #[test]
 fn doorbell_only_for_idle_and_once_per_idle_period() {
-    let fabric = Fabric::new(2, 64, CountBell::default());
+    let fabric = Fabric::new(2, QueueSize::DEFAULT, CountBell::default());
     let mut rx = fabric.endpoint(cpu(1)).unwrap();
     let tx = std::cell::RefCell::new(fabric.endpoint(cpu(0)).unwrap());
 
     // CPU 1 busy: no ring.
     tx.borrow_mut().try_send(cpu(1), 1u32).unwrap();
-    tx.borrow_mut().flush();
+    assert!(tx.borrow_mut().flush());
     assert_eq!(fabric.doorbell().0.load(Ordering::Relaxed), 0);
 
     // Work waiting: idle returns without halting.
@@ -162,7 +192,7 @@ fn doorbell_only_for_idle_and_once_per_idle_period() {
         for m in 0..3 {
             let mut tx = tx.borrow_mut();
             tx.try_send(cpu(1), m).unwrap();
-            tx.flush();
+            assert!(tx.flush());
         }
     }));
     assert!(halted);
@@ -171,7 +201,7 @@ fn doorbell_only_for_idle_and_once_per_idle_period() {
 
     // Awake again: no ring.
     tx.borrow_mut().try_send(cpu(1), 9).unwrap();
-    tx.borrow_mut().flush();
+    assert!(tx.borrow_mut().flush());
     assert_eq!(fabric.doorbell().0.load(Ordering::Relaxed), 1);
     assert_eq!(rx.drain(usize::MAX, |_, _| {}), 4);
     assert_eq!(fabric.pair_stats(cpu(0), cpu(1)).received, 5);
@@ -184,7 +214,7 @@ fn doorbell_only_for_idle_and_once_per_idle_period() {
 /// gives up polling and publishes "idle" — the window a missing re-check would lose. With
 /// a single token a lost wake-up stalls the run for good and the watchdog fails the test.
 fn token_game(ncpus: usize, tokens: u64, hops: u64) -> (u64, u64) {
-    let fabric = Fabric::new(ncpus, 8, ParkBell::new(ncpus));
+    let fabric = Fabric::new(ncpus, size(2, 4), ParkBell::new(ncpus));
     let barrier = Barrier::new(ncpus);
     let finished = AtomicU64::new(0);
     thread::scope(|s| {
@@ -199,7 +229,7 @@ fn token_game(ncpus: usize, tokens: u64, hops: u64) -> (u64, u64) {
                     for t in 0..tokens {
                         ep.try_send(cpu(1), (t, 0u64)).unwrap();
                     }
-                    ep.flush();
+                    assert!(ep.flush());
                 }
                 let mut polls_left = 0;
                 let mut halt = ParkHalt::default();
@@ -230,7 +260,8 @@ fn token_game(ncpus: usize, tokens: u64, hops: u64) -> (u64, u64) {
                         }
                         let next = (i + 1 + rng.below(ncpus as u64 - 1) as usize) % ncpus;
                         ep.try_send(cpu(next), (token, n)).expect("room for tokens");
-                        ep.flush();
+                        // A full queue keeps it staged; the idle path flushes again.
+                        let _ = ep.flush();
                     }
                 }
             });
@@ -266,7 +297,7 @@ fn many_tokens_lose_no_wakeup() {
 fn posted_work_wakes_halted_cpu() {
     const POSTS: u64 = 20_000;
     let seen = with_watchdog("posted_work", LIMIT, || {
-        let fabric: Fabric<(), _> = Fabric::new(1, 1, ParkBell::new(1));
+        let fabric: Fabric<(), _> = Fabric::new(1, size(1, 1), ParkBell::new(1));
         let acked = AtomicU64::new(0);
         let stop = AtomicBool::new(false);
         let barrier = Barrier::new(2);

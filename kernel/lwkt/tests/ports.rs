@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use common::{cpu, with_watchdog, ParkBell, ParkHalt, Rng};
+use common::{cpu, size, with_watchdog, ParkBell, ParkHalt, Rng};
 use lwkt::cpu::{Cpu, PortFabric};
 use lwkt::port::{Incoming, PortId};
 use lwkt::runner::{Lwkt, Thread};
@@ -28,10 +28,10 @@ type Runner<'f> = Lwkt<'f, Body, ParkBell>;
 /// (the last finisher posts a work bit everywhere so halted CPUs wake up and see it).
 fn run_cpus(
     ncpus: usize,
-    capacity: usize,
+    qsize: lwkt::ipiq::QueueSize,
     setup: impl Fn(&mut Runner<'_>, &Arc<AtomicUsize>) + Sync,
 ) -> Vec<u64> {
-    let fabric: Fab = PortFabric::new(ncpus, capacity, ParkBell::new(ncpus));
+    let fabric: Fab = PortFabric::new(ncpus, qsize, ParkBell::new(ncpus));
     let finished = Arc::new(AtomicUsize::new(0));
     let barrier = Barrier::new(ncpus);
     thread::scope(|s| {
@@ -114,7 +114,7 @@ impl Thread<Body, ParkBell> for Caller {
 #[test]
 fn calls_across_cpus_while_serving() {
     let misaddressed = with_watchdog("calls", LIMIT, || {
-        run_cpus(4, 16, |lwkt, finished| {
+        run_cpus(4, size(4, 4), |lwkt, finished| {
             let echo = lwkt.spawn(Box::new(Echo));
             let port = lwkt.cpu().open_port(echo);
             assert_eq!(port.index, 0);
@@ -182,7 +182,7 @@ fn concurrent_visits_run_in_cpu_order_and_complete() {
     let applied: Vec<Arc<AtomicU64>> = (0..NCPUS).map(|_| Arc::default()).collect();
     let counters = applied.clone();
     with_watchdog("visits", LIMIT, move || {
-        run_cpus(NCPUS, 8, |lwkt, finished| {
+        run_cpus(NCPUS, size(2, 4), |lwkt, finished| {
             let me = lwkt.cpu().id().index();
             let replica = lwkt.spawn(Box::new(Replica {
                 applied: Arc::clone(&counters[me]),
@@ -204,7 +204,7 @@ fn concurrent_visits_run_in_cpu_order_and_complete() {
 /// arrives at the requester's port as a message, after the one-way ones queued before it.
 #[test]
 fn local_ports_and_async_request() {
-    let fabric: Fab = PortFabric::new(1, 4, ParkBell::new(1));
+    let fabric: Fab = PortFabric::new(1, size(1, 4), ParkBell::new(1));
     let mut cpu = Cpu::new(fabric.endpoint(cpu(0)).unwrap());
     let (a, b) = (cpu.sched().add_thread(), cpu.sched().add_thread());
     while cpu.sched().pick().is_some() {}
@@ -292,7 +292,7 @@ fn blocking_sends_through_full_queues_do_not_deadlock() {
     const NCPUS: usize = 4;
     const PER_DST: u64 = 20_000;
     with_watchdog("flood", LIMIT, || {
-        run_cpus(NCPUS, 2, |lwkt, finished| {
+        run_cpus(NCPUS, size(1, 2), |lwkt, finished| {
             let sink = lwkt.spawn(Box::new(Sink {
                 next: vec![0; NCPUS],
                 expect: PER_DST * NCPUS as u64,
@@ -320,7 +320,7 @@ impl Thread<Body, ParkBell> for Counter {
 fn work_bits_wake_bound_thread() {
     const POSTS: u64 = 5_000;
     with_watchdog("work_bits", LIMIT, || {
-        let fabric: Fab = PortFabric::new(1, 2, ParkBell::new(1));
+        let fabric: Fab = PortFabric::new(1, size(1, 1), ParkBell::new(1));
         let seen = Arc::new(AtomicU64::new(0));
         let stop = AtomicUsize::new(0);
         let barrier = Barrier::new(2);

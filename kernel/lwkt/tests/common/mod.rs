@@ -7,7 +7,7 @@ use std::sync::{mpsc, OnceLock};
 use std::thread::{self, Thread};
 use std::time::Duration;
 
-use lwkt::ipiq::{Doorbell, Halt};
+use lwkt::ipiq::{Doorbell, Halt, QueueSize};
 use lwkt::CpuId;
 
 /// The IPI: unpark the thread playing the CPU. Park tokens latch like a pending interrupt
@@ -127,4 +127,8 @@ impl Rng {
 
 pub fn cpu(i: usize) -> CpuId {
     CpuId(u16::try_from(i).expect("small CPU count"))
+}
+
+pub fn size(batches: usize, batch_len: usize) -> QueueSize {
+    QueueSize { batches, batch_len }
 }
