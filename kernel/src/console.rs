@@ -88,6 +88,8 @@ commands:
   cpus                 CPUs from the ACPI MADT
   lspci [-v]           PCI devices (-v: BARs and capabilities)
   acpi                 ACPI tables found
+  ifconfig [IF]        network interfaces: address, link, counters
+  netstat -Q           per-CPU netisr counters
   cmdline              the kernel command line
   config               where the boot configuration came from, and its files
   sysrc -a             every rc.conf variable
@@ -196,6 +198,24 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
             Ok(())
         }
         "cmdline" => writeln!(out, "{}", state::boot_info().cmdline()),
+        "ifconfig" => crate::nic::ifconfig(out, args.first().copied()),
+        "netstat" if args.first() == Some(&"-Q") => {
+            let _ = writeln!(out, "CPU        RX   FORWARDED     DROPPED       POLLS");
+            for p in arch::percpu::online() {
+                let s = &crate::nic::netisr::STATS[p.index];
+                let l = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
+                let _ = writeln!(
+                    out,
+                    "{:<4} {:>10} {:>11} {:>11} {:>11}",
+                    p.index,
+                    l(&s.rx),
+                    l(&s.forwarded),
+                    l(&s.dropped),
+                    l(&s.polls)
+                );
+            }
+            Ok(())
+        }
         "config" => {
             let c = state::config();
             let src = match c.source {

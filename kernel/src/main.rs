@@ -18,6 +18,7 @@ mod crash;
 mod ktest;
 mod log;
 mod mem;
+mod nic;
 mod pci;
 mod phys;
 mod smp;
@@ -134,6 +135,7 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
 
     threads::register_vectors();
     let online = smp::start_aps();
+    nic::init(cfg, online);
     threads::init(online);
     let boot_ms = arch::time::now_ns() / 1_000_000;
     kprintln!(

@@ -8,6 +8,7 @@
 //! |---------|------|----------|------|
 //! | control | [`PORT_CONTROL`] | — | answers requests from other CPUs: stress runs, pings, visits, timer tests |
 //! | timer   | —    | [`WORK_TIMER`] | advances this CPU's timer wheel on every LAPIC tick |
+//! | netisr  | —    | [`WORK_NETISR`] | this CPU's NIC queues (see `nic::netisr`) |
 //! | console | [`PORT_CONSOLE`] (CPU 0) | [`WORK_CONSOLE`] | the serial shell |
 //!
 //! Interrupt handlers never switch threads: they set a work bit with
@@ -42,6 +43,7 @@ pub const WORK_TIMER: u32 = 0;
 /// Timer wheel tick: 2^20 ns ≈ 1 ms (the LAPIC tick, every 10 ms, drives the wheel).
 const TIMER_TICK_SHIFT: u32 = 20;
 pub const WORK_CONSOLE: u32 = 1;
+pub const WORK_NETISR: u32 = 2;
 
 /// Rings CPU `cpu` with a fixed-vector IPI.
 pub struct ApicDoorbell;
@@ -160,6 +162,10 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
     debug_assert_eq!(port.index, PORT_CONTROL);
     let timer = rt.spawn(Box::new(TimerThread { timers }));
     rt.cpu().sched().bind_work_bit(WORK_TIMER, timer);
+    if let Some(netisr) = crate::nic::take_setup(index).and_then(|s| crate::nic::netisr::Netisr::new(index, s)) {
+        let t = rt.spawn(Box::new(netisr));
+        rt.cpu().sched().bind_work_bit(WORK_NETISR, t);
+    }
     extra(&mut rt);
     loop {
         rt.step_or_idle();
@@ -322,7 +328,8 @@ pub fn run_stress(rt: &mut Rt<'_>, from: u16, per_pair: u64, batch: usize) -> St
             )
         })
         .collect();
-    rt.cpu().flush();
+    // A full queue leaves requests staged; wait_reply flushes again until they are out.
+    let _ = rt.cpu().flush();
     let mut errors = Vec::new();
     let mut full = 0;
     let mut outcomes = Vec::new();

@@ -44,6 +44,13 @@ pub struct IfConfig {
     pub promisc: bool,
 }
 
+/// A bridge from `cloned_interfaces` and `ifconfig_bridgeN="addm em0 addm em1 up"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Bridge {
+    pub name: String,
+    pub members: Vec<String>,
+}
+
 /// A static route as `route add` arguments (`-net 198.18.5.0/24 198.18.0.9`), with the
 /// variable it came from; the route table's own parser reads the arguments.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +69,8 @@ pub struct RcConf {
     pub defaultrouter: Option<Ipv4Addr>,
     pub ipv6_defaultrouter: Option<Ipv6Addr>,
     pub static_routes: Vec<StaticRoute>,
+    /// Bridges, in `cloned_interfaces` order.
+    pub bridges: Vec<Bridge>,
     pub gateway_enable: bool,
     pub ipv6_gateway_enable: bool,
     pub pf_enable: bool,
@@ -81,6 +90,7 @@ impl Default for RcConf {
             defaultrouter: None,
             ipv6_defaultrouter: None,
             static_routes: Vec::new(),
+            bridges: Vec::new(),
             gateway_enable: false,
             ipv6_gateway_enable: false,
             pf_enable: false,
@@ -294,6 +304,7 @@ impl RcConf {
         let mut rc = RcConf::default();
         let mut ifs: BTreeMap<String, IfConfig> = BTreeMap::new();
         let mut route_names: Vec<(String, bool, usize)> = Vec::new();
+        let mut bridge_lines: Vec<(String, String, usize)> = Vec::new();
         for (name, (value, line)) in &vars {
             let (v, line) = (value.as_str(), *line);
             match name.as_str() {
@@ -315,6 +326,20 @@ impl RcConf {
                 "pf_enable" => rc.pf_enable = yes(file, line, name, v)?,
                 "pf_rules" => rc.pf_rules = v.to_string(),
                 "dummynet_enable" => rc.dummynet_enable = yes(file, line, name, v)?,
+                "cloned_interfaces" => {
+                    for b in v.split_whitespace() {
+                        if !b.starts_with("bridge") || !is_ifname(b) {
+                            return Err(err(
+                                line,
+                                format!("cloned_interfaces: {b}: only bridgeN can be cloned"),
+                            ));
+                        }
+                        rc.bridges.push(Bridge {
+                            name: b.to_string(),
+                            members: Vec::new(),
+                        });
+                    }
+                }
                 "static_routes" => {
                     route_names.extend(v.split_whitespace().map(|n| (n.to_string(), false, line)))
                 }
@@ -329,6 +354,10 @@ impl RcConf {
                     };
                     if !is_ifname(ifname) {
                         rc.ignored.push(name.clone());
+                        continue;
+                    }
+                    if ifname.starts_with("bridge") && suffix.is_none() {
+                        bridge_lines.push((ifname.to_string(), v.to_string(), line));
                         continue;
                     }
                     let ifc = ifs.entry(ifname.to_string()).or_insert_with(|| IfConfig {
@@ -347,6 +376,56 @@ impl RcConf {
                 }
                 n if n.starts_with("route_") || n.starts_with("ipv6_route_") => {}
                 _ => rc.ignored.push(name.clone()),
+            }
+        }
+        for (bname, v, line) in bridge_lines {
+            let b = rc
+                .bridges
+                .iter_mut()
+                .find(|b| b.name == bname)
+                .ok_or_else(|| {
+                    err(
+                        line,
+                        format!("ifconfig_{bname}: {bname} is not in cloned_interfaces"),
+                    )
+                })?;
+            let words: Vec<&str> = v.split_whitespace().collect();
+            let mut i = 0;
+            while i < words.len() {
+                match words[i] {
+                    "addm" => {
+                        let m = words.get(i + 1).ok_or_else(|| {
+                            err(line, format!("ifconfig_{bname}: addm needs an interface"))
+                        })?;
+                        if !is_ifname(m) || m.starts_with("bridge") {
+                            return Err(err(
+                                line,
+                                format!("ifconfig_{bname}: addm {m}: not a NIC name"),
+                            ));
+                        }
+                        if b.members.iter().any(|x| x == m) {
+                            return Err(err(line, format!("ifconfig_{bname}: {m} added twice")));
+                        }
+                        b.members.push(m.to_string());
+                        i += 2;
+                    }
+                    "up" => i += 1,
+                    w => {
+                        return Err(err(
+                            line,
+                            format!("ifconfig_{bname}: unknown bridge word {w:?}"),
+                        ))
+                    }
+                }
+            }
+        }
+        for (i, b) in rc.bridges.iter().enumerate() {
+            if let Some(m) = b
+                .members
+                .iter()
+                .find(|m| rc.bridges[..i].iter().any(|o| o.members.contains(m)))
+            {
+                return Err(err(0, format!("{m} is a member of two bridges")));
             }
         }
         // As FreeBSD's rc.d: IPv4 static routes first, then IPv6, each in list order.

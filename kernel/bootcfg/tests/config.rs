@@ -176,3 +176,29 @@ fn arbitrary_bytes_never_panic() {
         let _ = RcConf::parse("rc.conf", &s);
     }
 }
+
+#[test]
+fn bridges() {
+    let rc = RcConf::parse(
+        "rc.conf",
+        "cloned_interfaces=\"bridge0\"\nifconfig_bridge0=\"addm em0 addm vtnet1 up\"\nifconfig_em0=up\n",
+    )
+    .unwrap();
+    assert_eq!(rc.bridges.len(), 1);
+    assert_eq!(rc.bridges[0].name, "bridge0");
+    assert_eq!(rc.bridges[0].members, vec!["em0", "vtnet1"]);
+    for (text, msg) in [
+        ("ifconfig_bridge0=\"addm em0\"\n", "not in cloned_interfaces"),
+        ("cloned_interfaces=lagg0\n", "only bridgeN"),
+        ("cloned_interfaces=bridge0\nifconfig_bridge0=\"addm\"\n", "addm needs an interface"),
+        ("cloned_interfaces=bridge0\nifconfig_bridge0=\"addm em0 addm em0\"\n", "added twice"),
+        ("cloned_interfaces=bridge0\nifconfig_bridge0=\"addm em0 stp em0\"\n", "unknown bridge word"),
+        (
+            "cloned_interfaces=\"bridge0 bridge1\"\nifconfig_bridge0=\"addm em0\"\nifconfig_bridge1=\"addm em0\"\n",
+            "member of two bridges",
+        ),
+    ] {
+        let e = RcConf::parse("rc.conf", text).unwrap_err();
+        assert!(e.msg.contains(msg), "{text:?}: {e}");
+    }
+}

@@ -7,7 +7,8 @@
 //! handler registered for their vector and never switch threads.
 
 use super::gdt::ist;
-use core::sync::atomic::{AtomicUsize, Ordering};
+use alloc::boxed::Box;
+use core::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use x86_64::instructions::tables::lidt;
 use x86_64::structures::DescriptorTablePointer;
 use x86_64::VirtAddr;
@@ -151,15 +152,32 @@ struct Idt([IdtEntry; 256]);
 
 static IDT: spin::Once<Idt> = spin::Once::new();
 
-/// Handlers for device vectors (32..=255), as function addresses; 0 = none.
-static HANDLERS: [AtomicUsize; 256] = [const { AtomicUsize::new(0) }; 256];
-
 /// A device interrupt handler: acknowledge the device, record work, return.
-pub type Handler = fn(&mut TrapFrame);
+pub type Handler = dyn Fn(&mut TrapFrame) + Send + Sync;
 
-/// Installs `h` for `vector`.
-pub fn register(vector: u8, h: Handler) {
-    HANDLERS[vector as usize].store(h as usize, Ordering::Release);
+/// Handlers for device vectors (32..=255); null = none. Each points at a leaked
+/// `Box<Handler>`: handlers are installed at boot and attach time, never removed, and a
+/// replaced one may still be running on another CPU, so it is never freed.
+static HANDLERS: [AtomicPtr<Box<Handler>>; 256] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 256];
+
+/// Installs `h` for `vector` (replacing any earlier handler).
+pub fn register(vector: u8, h: impl Fn(&mut TrapFrame) + Send + Sync + 'static) {
+    let b: Box<Box<Handler>> = Box::new(Box::new(h));
+    HANDLERS[vector as usize].store(Box::into_raw(b), Ordering::Release);
+}
+
+/// Device vectors handed out so far (see [`alloc_vector`]).
+static NEXT_VECTOR: AtomicUsize = AtomicUsize::new(FIRST_DEVICE_VECTOR as usize);
+/// Vectors for devices: 0x30..0xe0 (below: exceptions and ISA; above: the 8259s' parking
+/// place, the IPIs, the timer and spurious).
+const FIRST_DEVICE_VECTOR: u8 = 0x30;
+const LAST_DEVICE_VECTOR: u8 = 0xdf;
+
+/// A fresh vector for a device interrupt, or `None` when all are used. The IDT is shared
+/// by all CPUs, so a vector names one source system-wide.
+pub fn alloc_vector() -> Option<u8> {
+    let v = NEXT_VECTOR.fetch_add(1, Ordering::Relaxed);
+    (v <= LAST_DEVICE_VECTOR as usize).then_some(v as u8)
 }
 
 fn ist_for(v: usize) -> u8 {
@@ -250,9 +268,9 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
         fatal_exception(frame);
     }
     let h = HANDLERS[v].load(Ordering::Acquire);
-    if h != 0 {
-        // SAFETY: only `register` stores here, always a valid `Handler`.
-        let h: Handler = unsafe { core::mem::transmute::<usize, Handler>(h) };
+    if !h.is_null() {
+        // SAFETY: only `register` stores here: a leaked, never-freed box.
+        let h: &Box<Handler> = unsafe { &*h };
         h(frame);
     }
     // Spurious vectors (the masked 8259's, the LAPIC's 0xff) take no EOI.
