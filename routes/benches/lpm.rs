@@ -160,6 +160,7 @@ struct Row {
     name: String,
     random_mlps: f64,
     inside_mlps: f64,
+    hot_mlps: f64,
     batch_mlps: Option<f64>,
     bytes_per_prefix: f64,
     build_s: f64,
@@ -168,23 +169,33 @@ struct Row {
 
 fn print_rows(title: &str, prefixes: usize, lookups: usize, rows: &[Row]) {
     println!();
-    println!("{title}: {prefixes} prefixes, {lookups} lookups per column, one core");
+    println!("{title}: {prefixes} prefixes; lookup columns in M lookups/s on one core, each the");
+    println!("best of {RUNS} runs of {lookups} lookups (random: whole address space; in-table:");
     println!(
-        "{:<22} {:>12} {:>12} {:>12} {:>11} {:>9} {:>11}",
+        "inside random table prefixes; hot-set: inside {HOT_PREFIXES} fixed prefixes; batch16:"
+    );
+    println!("in-table keys through lookup_batch). update: change one route's next hop, including");
+    println!(
+        "compiling and applying the delta to one replica for damselfly, a map insert for others."
+    );
+    println!(
+        "{:<20} {:>10} {:>10} {:>10} {:>10} {:>10} {:>8} {:>10}",
         "structure",
-        "random M/s",
-        "in-table M/s",
-        "batch16 M/s",
+        "random",
+        "in-table",
+        "hot-set",
+        "batch16",
         "bytes/pfx",
         "build s",
         "update µs"
     );
     for r in rows {
         println!(
-            "{:<22} {:>12.1} {:>12.1} {:>12} {:>11.2} {:>9.2} {:>11.2}",
+            "{:<20} {:>10.1} {:>10.1} {:>10.1} {:>10} {:>10.2} {:>8.2} {:>10.2}",
             r.name,
             r.random_mlps,
             r.inside_mlps,
+            r.hot_mlps,
             r.batch_mlps.map_or("-".to_string(), |b| format!("{b:.1}")),
             r.bytes_per_prefix,
             r.build_s,
@@ -193,8 +204,31 @@ fn print_rows(title: &str, prefixes: usize, lookups: usize, rows: &[Row]) {
     }
 }
 
-/// Keys: uniformly random over the whole space, and random inside random table prefixes.
-fn keys(v6: bool, prefixes: &[(IpNet, u16)], count: usize, seed: u64) -> (Vec<u128>, Vec<u128>) {
+/// Lookup keys of one run.
+struct Keys {
+    /// Uniformly random over the whole address space.
+    random: Vec<u128>,
+    /// Random addresses inside random prefixes of the table.
+    inside: Vec<u128>,
+    /// Random addresses inside a fixed set of `HOT_PREFIXES` prefixes: traffic with locality.
+    hot: Vec<u128>,
+}
+
+/// Prefixes the hot-set keys are drawn from.
+const HOT_PREFIXES: usize = 10_000;
+
+fn inside(rng: &mut SmallRng, net: IpNet) -> u128 {
+    let (base, host) = match net {
+        IpNet::V4(n) => (
+            u128::from(n.network().to_bits()),
+            u128::from(n.hostmask().to_bits()),
+        ),
+        IpNet::V6(n) => (n.network().to_bits(), n.hostmask().to_bits()),
+    };
+    base | (rng.gen::<u128>() & host)
+}
+
+fn keys(v6: bool, prefixes: &[(IpNet, u16)], count: usize, seed: u64) -> Keys {
     let mut rng = SmallRng::seed_from_u64(seed);
     let random = (0..count)
         .map(|_| {
@@ -205,21 +239,26 @@ fn keys(v6: bool, prefixes: &[(IpNet, u16)], count: usize, seed: u64) -> (Vec<u1
             }
         })
         .collect();
-    let inside = (0..count)
+    let all = (0..count)
         .map(|_| {
-            let (net, _) = prefixes[rng.gen_range(0..prefixes.len())];
-            let host = match net {
-                IpNet::V4(n) => u128::from(n.hostmask().to_bits()),
-                IpNet::V6(n) => n.hostmask().to_bits(),
-            };
-            let base = match net {
-                IpNet::V4(n) => u128::from(n.network().to_bits()),
-                IpNet::V6(n) => n.network().to_bits(),
-            };
-            base | (rng.gen::<u128>() & host)
+            let net = prefixes[rng.gen_range(0..prefixes.len())].0;
+            inside(&mut rng, net)
         })
         .collect();
-    (random, inside)
+    let hot_set: Vec<IpNet> = (0..HOT_PREFIXES.min(prefixes.len()))
+        .map(|_| prefixes[rng.gen_range(0..prefixes.len())].0)
+        .collect();
+    let hot = (0..count)
+        .map(|_| {
+            let net = hot_set[rng.gen_range(0..hot_set.len())];
+            inside(&mut rng, net)
+        })
+        .collect();
+    Keys {
+        random,
+        inside: all,
+        hot,
+    }
 }
 
 /// Best of a few runs: the machine is shared, and the best run is the one least disturbed.
@@ -241,7 +280,11 @@ fn time_lookups<F: Fn(u128) -> u16>(keys: &[u128], f: F) -> f64 {
 
 fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
     let prefixes = table(v6, count, if v6 { 6 } else { 4 });
-    let (random, inside) = keys(v6, &prefixes, lookups, 99);
+    let Keys {
+        random,
+        inside,
+        hot,
+    } = keys(v6, &prefixes, lookups, 99);
     let mut rng = SmallRng::seed_from_u64(5);
     let mut rows = Vec::new();
 
@@ -269,11 +312,13 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
     };
     let random_mlps;
     let inside_mlps;
+    let hot_mlps;
     let batch_mlps;
     if v6 {
         let fib = replica.fib_v6();
         random_mlps = time_lookups(&random, |k| fib.lookup(k));
         inside_mlps = time_lookups(&inside, |k| fib.lookup(k));
+        hot_mlps = time_lookups(&hot, |k| fib.lookup(k));
         batch_mlps = best_of(|| {
             let start = Instant::now();
             let mut sum = 0u64;
@@ -292,6 +337,7 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
         let fib = replica.fib_v4();
         random_mlps = time_lookups(&random, |k| fib.lookup(k as u32));
         inside_mlps = time_lookups(&inside, |k| fib.lookup(k as u32));
+        hot_mlps = time_lookups(&hot, |k| fib.lookup(k as u32));
         let narrow: Vec<u32> = inside.iter().map(|&k| k as u32).collect();
         batch_mlps = best_of(|| {
             let start = Instant::now();
@@ -343,6 +389,7 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
         name: "damselfly poptrie".into(),
         random_mlps,
         inside_mlps,
+        hot_mlps,
         batch_mlps: Some(batch_mlps),
         bytes_per_prefix: fib_bytes as f64 / count as f64,
         build_s: rib_s + compile_s,
@@ -360,7 +407,7 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
                 IpNet::V4(_) => unreachable!(),
             })
             .collect();
-        prefix_trie_row(&nets, &random, &inside, updates, |k| {
+        prefix_trie_row(&nets, &random, &inside, &hot, updates, |k| {
             Ipv6Net::new_assert(Ipv6Addr::from_bits(k), 128)
         })
     } else {
@@ -371,7 +418,7 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
                 IpNet::V6(_) => unreachable!(),
             })
             .collect();
-        prefix_trie_row(&nets, &random, &inside, updates, |k| {
+        prefix_trie_row(&nets, &random, &inside, &hot, updates, |k| {
             Ipv4Net::new_assert(Ipv4Addr::from_bits(k as u32), 32)
         })
     };
@@ -383,6 +430,7 @@ fn prefix_trie_row<P: prefix_trie::Prefix + Copy>(
     nets: &[(P, u16)],
     random: &[u128],
     inside: &[u128],
+    hot: &[u128],
     updates: usize,
     host: impl Fn(u128) -> P,
 ) -> Row {
@@ -397,6 +445,7 @@ fn prefix_trie_row<P: prefix_trie::Prefix + Copy>(
     let bytes = live() - before;
     let random_mlps = time_lookups(random, |k| map.get_lpm(&host(k)).map_or(0, |(_, &n)| n));
     let inside_mlps = time_lookups(inside, |k| map.get_lpm(&host(k)).map_or(0, |(_, &n)| n));
+    let hot_mlps = time_lookups(hot, |k| map.get_lpm(&host(k)).map_or(0, |(_, &n)| n));
     let start = Instant::now();
     for _ in 0..updates {
         let (dest, _) = nets[rng.gen_range(0..nets.len())];
@@ -407,6 +456,7 @@ fn prefix_trie_row<P: prefix_trie::Prefix + Copy>(
         name: "prefix-trie 0.10".into(),
         random_mlps,
         inside_mlps,
+        hot_mlps,
         batch_mlps: None,
         bytes_per_prefix: bytes as f64 / nets.len() as f64,
         build_s,
@@ -440,14 +490,14 @@ fn memory_baseline(bytes: usize, keys: &[u128]) {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
-    let (random, _) = keys(
+    let baseline = keys(
         false,
         &[(IpNet::V4(Ipv4Net::default()), 0)],
         16_000_000 / scale,
         1,
     );
-    memory_baseline(7_000_000, &random);
-    drop(random);
+    memory_baseline(7_000_000, &baseline.random);
+    drop(baseline);
     bench_family(false, 1_000_000 / scale, 16_000_000 / scale, 20_000 / scale);
     bench_family(true, 200_000 / scale, 16_000_000 / scale, 20_000 / scale);
 }
