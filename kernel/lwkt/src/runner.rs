@@ -79,7 +79,9 @@ impl<'f, P, D: Doorbell> Lwkt<'f, P, D> {
         };
         let Some(mut thread) = self.threads.get_mut(t.index()).and_then(Option::take) else {
             // Up the stack in a wait: it will see its messages when the wait returns.
-            self.deferred.push(t);
+            if !self.deferred.contains(&t) {
+                self.deferred.push(t);
+            }
             return Step::Ran(t);
         };
         let how = thread.run(t, self);
