@@ -6,7 +6,7 @@
 use alloc::collections::BTreeMap;
 use alloc::vec::Vec;
 
-use crate::instance::{DropReason, Instance};
+use crate::instance::{DropReason, Instance, MAX_FLOWS};
 use crate::link::LinkConfig;
 use crate::mask::{FlowMask, FlowTable};
 use crate::packet::{DnTag, FlowKey, Packet, Target};
@@ -80,7 +80,7 @@ impl<P: Packet> Sched<P> {
         self.index = FlowTable::with_buckets(self.cfg.buckets as usize);
     }
 
-    fn instance_for(&mut self, key: &FlowKey, now_ns: u64) -> u32 {
+    fn instance_for(&mut self, key: &FlowKey, now_ns: u64) -> Option<u32> {
         if self.cfg.mask.is_empty() {
             if self.instances.is_empty() {
                 self.instances.push(Instance::new(
@@ -91,17 +91,20 @@ impl<P: Packet> Sched<P> {
                     now_ns,
                 ));
             }
-            return 0;
+            return Some(0);
         }
         let k = self.cfg.mask.apply(key);
         if let Some(i) = self.index.get(0, &k) {
-            return i;
+            return Some(i);
+        }
+        if self.instances.len() >= MAX_FLOWS {
+            return None;
         }
         let i = self.instances.len() as u32;
         self.instances
             .push(Instance::new(k, &self.cfg.kind, &self.link, 64, now_ns));
         self.index.insert(0, k, i);
-        i
+        Some(i)
     }
 }
 
@@ -263,7 +266,9 @@ impl<P: Packet> Dummynet<P> {
         };
         let key = pkt.flow_key();
         let now_ns = now.as_nanos();
-        let i = sched.instance_for(&key, now_ns);
+        let Some(i) = sched.instance_for(&key, now_ns) else {
+            return Verdict::Dropped(pkt, DropReason::TooManyFlows);
+        };
         let inst = &mut sched.instances[i as usize];
         let res = inst.enqueue(
             pkt,

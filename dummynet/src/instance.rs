@@ -33,7 +33,13 @@ pub enum DropReason {
     QueueFull,
     /// RED/GRED early drop.
     Red,
+    /// A new flow would exceed [`MAX_FLOWS`] queues or instances.
+    TooManyFlows,
 }
+
+/// Most dynamic queues per scheduler instance, and most instances per scheduler: masks
+/// must not let a flood of new addresses grow memory without bound.
+pub const MAX_FLOWS: usize = 65_536;
 
 #[derive(Debug)]
 pub struct Instance<P> {
@@ -125,10 +131,13 @@ impl<P: Packet> Instance<P> {
         self.now_ns
     }
 
-    fn queue_for(&mut self, fs_id: FlowsetId, fs: &FlowsetConfig, key: FlowKey) -> u32 {
+    fn queue_for(&mut self, fs_id: FlowsetId, fs: &FlowsetConfig, key: FlowKey) -> Option<u32> {
         let tag = fs_id.number();
         if let Some(q) = self.qindex.get(tag, &key) {
-            return q;
+            return Some(q);
+        }
+        if self.queues.len() >= MAX_FLOWS {
+            return None;
         }
         self.qindex.ensure_buckets(fs.buckets as usize);
         let q = self.queues.len() as u32;
@@ -148,7 +157,7 @@ impl<P: Packet> Instance<P> {
             crate::aqm::QueueLimit::Bytes(b) => (b / 1500).clamp(1, 16) as usize,
         };
         self.disc.add_queue(q, fs.weight, capacity);
-        q
+        Some(q)
     }
 
     fn settle_drops(&mut self) {
@@ -178,7 +187,10 @@ impl<P: Packet> Instance<P> {
         // Let the link catch up to now first, so that the scheduler never picks this
         // packet at a time before it arrived.
         self.serve(link, now);
-        let q = self.queue_for(fs_id, fs, fs.mask.apply(key));
+        let Some(q) = self.queue_for(fs_id, fs, fs.mask.apply(key)) else {
+            self.stats.drops += 1;
+            return Err((pkt, DropReason::TooManyFlows));
+        };
         let len = pkt.len_bytes();
         let qs = &mut self.queues[q as usize];
         qs.stats.tot_pkts += 1;

@@ -13,6 +13,29 @@
 //! - [`dnctl`]: the `dnctl` command language: parse, execute, `show`.
 //! - [`rng`]: the seeded PRNG behind `plr` and RED.
 //! - [`error`]: the error type.
+//!
+//! The datapath calls three functions, each given the current time:
+//!
+//! ```
+//! use dummynet::{execute, DnTag, Dummynet, FlowKey, Packet, Target, Time};
+//!
+//! struct Pkt { len: u32, key: FlowKey, done: Option<DnTag> }
+//! impl Packet for Pkt {
+//!     fn len_bytes(&self) -> u32 { self.len }
+//!     fn flow_key(&self) -> FlowKey { self.key }
+//!     fn mark_dummynet_done(&mut self, tag: DnTag) { self.done = Some(tag) }
+//! }
+//!
+//! let mut dn = Dummynet::new(1);
+//! execute(&mut dn, "pipe 1 config bw 1Mbit/s delay 10").unwrap();
+//! let key = FlowKey::ipv4([198, 18, 0, 1], [198, 19, 0, 1], 17, 1234, 53);
+//! assert!(dn.enqueue(Pkt { len: 1000, key, done: None }, Target::Pipe(1), Time::ZERO).is_accepted());
+//! // 1000 bytes at 1 Mbit/s take 8 ms, then 10 ms of delay: the packet is due at 18 ms.
+//! assert_eq!(dn.next_wakeup(), Some(Time::from_millis(18)));
+//! let mut out = Vec::new();
+//! dn.drain(Time::from_millis(18), |p, _| out.push(p));
+//! assert_eq!(out[0].done.unwrap().departed_ns, 18_000_000);
+//! ```
 #![no_std]
 #![forbid(unsafe_code)]
 

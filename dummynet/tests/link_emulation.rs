@@ -324,3 +324,28 @@ fn time_going_backwards_is_clamped_not_a_panic() {
     });
     assert_eq!(got, [(1, 5_008_000_000), (2, 5_016_000_000)]);
 }
+
+#[test]
+fn a_flood_of_new_flows_is_bounded() {
+    let mut dn = Dummynet::new(1);
+    config(
+        &mut dn,
+        &["pipe 1 config", "queue 1 config pipe 1 queue 1 mask all"],
+    );
+    let max = dummynet::instance::MAX_FLOWS as u32;
+    let key = |i: u32| dummynet::FlowKey::ipv4(i.to_be_bytes(), [10, 0, 0, 1], 17, 1, 2);
+    for i in 0..max {
+        assert!(dn
+            .enqueue(pkt(u64::from(i), 60, key(i)), Target::Queue(1), Time::ZERO)
+            .is_accepted());
+    }
+    let v = dn.enqueue(pkt(0, 60, key(max)), Target::Queue(1), Time::ZERO);
+    assert!(
+        matches!(v, Verdict::Dropped(_, DropReason::TooManyFlows)),
+        "{v:?}"
+    );
+    // Known flows still pass.
+    assert!(dn
+        .enqueue(pkt(1, 60, key(7)), Target::Queue(1), Time::from_secs(1))
+        .is_accepted());
+}
