@@ -94,3 +94,45 @@ impl NextHops {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::IfName;
+    use core::net::{IpAddr, Ipv6Addr};
+
+    fn hop(n: u32) -> NextHop {
+        let gw = IpAddr::V6(Ipv6Addr::from_bits(u128::from(n)));
+        NextHop::via(gw, 1, IfName::new("em0").unwrap())
+    }
+
+    #[test]
+    fn indices_are_shared_counted_and_reused() {
+        let mut hops = NextHops::new();
+        let a = hops.acquire(&hop(1)).unwrap();
+        assert_eq!(hops.acquire(&hop(1)), Ok(a));
+        let b = hops.acquire(&hop(2)).unwrap();
+        assert_ne!(a, 0);
+        assert_ne!(a, b);
+        hops.release(a);
+        assert_eq!(hops.get(a), Some(&hop(1)));
+        hops.release(a);
+        assert_eq!(hops.get(a), None);
+        assert_eq!(hops.acquire(&hop(3)), Ok(a));
+        let changes = hops.take_changes();
+        assert_eq!(changes, [(a, Some(hop(3))), (b, Some(hop(2)))]);
+        assert!(hops.take_changes().is_empty());
+    }
+
+    #[test]
+    fn the_16_bit_leaf_limits_distinct_next_hops() {
+        let mut hops = NextHops::new();
+        for n in 1..=u32::from(u16::MAX) {
+            assert!(hops.acquire(&hop(n)).is_ok());
+        }
+        assert_eq!(hops.len(), 65_535);
+        assert_eq!(hops.acquire(&hop(0)), Err(RouteError::TooManyNextHops));
+        hops.release(7);
+        assert_eq!(hops.acquire(&hop(0)), Ok(7));
+    }
+}

@@ -241,6 +241,31 @@ impl<F: Fanout> RouteTable<F> {
         result
     }
 
+    /// Adds routes all-or-nothing and publishes them as one update; returns how many. On the
+    /// first refused route the ones added before it are taken out again and the refused route's
+    /// tag (a line number, say) comes back with the reason; lookups never see the partial set.
+    pub fn load<T: Copy, I: IntoIterator<Item = (T, Route)>>(
+        &mut self,
+        routes: I,
+    ) -> Result<usize, (T, RouteError)> {
+        let mut added = Vec::new();
+        for (tag, route) in routes {
+            if let Err(e) = self.rib.add(route) {
+                for dest in added {
+                    // Just added by us, so present.
+                    let _ = self.rib.delete(dest);
+                }
+                // The routes are back as they were, but the touched slots were recompiled into
+                // new places, and every replica must follow the master's layout.
+                self.publish();
+                return Err((tag, e));
+            }
+            added.push(route.dest);
+        }
+        self.publish();
+        Ok(added.len())
+    }
+
     /// Rebuilds every replica from a compacted image.
     pub fn compact(&mut self) {
         let update = self.rib.full_update();

@@ -17,7 +17,9 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 pub use command::{parse_route_command, CommandError, RouteCommand, RouteVerb};
 pub use netstat::{write_netstat, write_route_get};
-pub use routefile::{parse_route_file, FileRoute, FileTarget, RouteFileError, RouteFileErrorKind};
+pub use routefile::{
+    load_route_file, parse_route_file, FileRoute, FileTarget, RouteFileError, RouteFileErrorKind,
+};
 
 /// Address family a destination was asked for in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

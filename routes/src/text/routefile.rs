@@ -19,7 +19,8 @@ use core::net::IpAddr;
 use ipnet::IpNet;
 
 use super::{parse_addr, parse_prefix, PrefixError};
-use crate::route::{IfName, NextHop, Route, RouteFlags};
+use crate::replica::{Fanout, RouteTable};
+use crate::route::{IfName, NextHop, Route, RouteError, RouteFlags};
 
 /// Where a file route sends packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +81,8 @@ pub enum RouteFileErrorKind {
     BadInterface,
     /// Words after the interface.
     TrailingWords,
+    /// The line is well-formed but the table refused it (a duplicate prefix, say).
+    Refused(RouteError),
 }
 
 /// A bad line in a route file.
@@ -104,6 +107,7 @@ impl fmt::Display for RouteFileError {
             RouteFileErrorKind::FamilyMismatch => "next hop and prefix are of different families",
             RouteFileErrorKind::BadInterface => "bad interface name",
             RouteFileErrorKind::TrailingWords => "unexpected words after the interface",
+            RouteFileErrorKind::Refused(e) => return write!(f, "line {}: {e}", self.line),
         };
         write!(f, "line {}: {what}", self.line)
     }
@@ -158,4 +162,28 @@ pub fn parse_route_file(
     text.lines()
         .enumerate()
         .filter_map(|(i, line)| parse_line(i + 1, line))
+}
+
+/// Loads a whole route file into `table`, all or nothing, as one update to the replicas.
+///
+/// `interface` names the interface of each route (from its third word, or by looking its
+/// gateway up among the connected routes); it returns `(ifindex, ifname)`. The file is checked
+/// completely before any route is added, so a syntax error anywhere leaves the table untouched;
+/// a route the table refuses (a prefix listed twice) is reported with its line number too.
+pub fn load_route_file<F: Fanout>(
+    table: &mut RouteTable<F>,
+    text: &str,
+    mut interface: impl FnMut(&FileRoute) -> (u16, IfName),
+) -> Result<usize, RouteFileError> {
+    if let Some(Err(e)) = parse_route_file(text).find(Result::is_err) {
+        return Err(e);
+    }
+    let routes = parse_route_file(text).filter_map(Result::ok).map(|r| {
+        let (ifindex, ifname) = interface(&r);
+        (r.line, r.route(ifindex, ifname))
+    });
+    table.load(routes).map_err(|(line, e)| RouteFileError {
+        line,
+        kind: RouteFileErrorKind::Refused(e),
+    })
 }
