@@ -155,6 +155,31 @@ impl Parser<'_> {
         if action == Action::Block && spec.route.is_some() {
             return e("route-to, reply-to and dup-to are not supported on block rules");
         }
+        if let Some(a) = &spec.rule.anchor {
+            if a.name.starts_with('_') || a.name.contains("/_") {
+                return e("anchor names beginning with '_' are reserved for internal use");
+            }
+            if a.name.is_empty() && a.inline.is_none() {
+                return e("anchors without explicit rules must specify a name");
+            }
+            if spec.state.is_some() {
+                return e("cannot specify state handling on anchors");
+            }
+        }
+        if action == Action::Scrub {
+            if spec.rule.quick {
+                return e("scrub rules do not support 'quick'");
+            }
+            if spec.rule.scrub.reassemble_tcp && spec.rule.direction.is_some() {
+                return e("reassemble tcp rules can not specify direction");
+            }
+        }
+        if matches!(spec.flags, Some(Some(_)))
+            && !spec.protos.is_empty()
+            && !spec.protos.contains(&IPPROTO_TCP)
+        {
+            return e("flags only apply to tcp");
+        }
         if let Some(p) = &spec.nat {
             self.check_pool(&spec, p, true)?;
         }
@@ -331,6 +356,11 @@ impl Parser<'_> {
             None if pass && self.dialect.implicit_keep_state => StateMode::Keep,
             None => StateMode::None,
         };
+        if r.state != StateMode::None {
+            if let Some(d) = &self.state_defaults {
+                merge_state_defaults(&mut r.state_opts, d);
+            }
+        }
         if matches!(r.state, StateMode::Modulate | StateMode::Synproxy) && !tcp_or_any {
             r.state = StateMode::Keep;
         }
@@ -423,5 +453,27 @@ impl Parser<'_> {
             .replace("$srcport", &port(&r.src.port))
             .replace("$dstaddr", &addr(&r.dst.addr))
             .replace("$dstport", &port(&r.dst.port))
+    }
+}
+
+/// Fills the options a rule leaves unset from `set state-defaults`.
+fn merge_state_defaults(o: &mut crate::ruleset::StateOpts, d: &crate::ruleset::StateOpts) {
+    o.max = o.max.or(d.max);
+    o.no_sync |= d.no_sync;
+    o.source_track = o.source_track.or(d.source_track);
+    o.max_src_states = o.max_src_states.or(d.max_src_states);
+    o.max_src_conn = o.max_src_conn.or(d.max_src_conn);
+    o.max_src_conn_rate = o.max_src_conn_rate.or(d.max_src_conn_rate);
+    o.max_src_nodes = o.max_src_nodes.or(d.max_src_nodes);
+    if o.overload.is_none() {
+        o.overload.clone_from(&d.overload);
+    }
+    o.if_bound = o.if_bound.or(d.if_bound);
+    o.sloppy |= d.sloppy;
+    o.pflow |= d.pflow;
+    for t in &d.timeouts {
+        if !o.timeouts.iter().any(|x| x.0 == t.0) {
+            o.timeouts.push(t.clone());
+        }
     }
 }

@@ -34,6 +34,7 @@ pub fn parse(
         block_return: false,
         depth: 0,
         limiters: Vec::new(),
+        state_defaults: None,
     };
     let root = p.anchor_body(false)?;
     Ok(Ruleset { defs: p.defs, root })
@@ -52,6 +53,8 @@ pub(crate) struct Parser<'h> {
     /// `set block-policy return`.
     pub(crate) block_return: bool,
     depth: usize,
+    /// `set state-defaults`.
+    pub(crate) state_defaults: Option<crate::ruleset::StateOpts>,
     /// Limiter names and ids, for rules that name them.
     pub(crate) limiters: Vec<(bool, String, u32)>,
 }
@@ -399,6 +402,27 @@ impl Parser<'_> {
             | "syncookies"
             | "fail-policy" => {
                 let mut v = self.word()?;
+                let allowed: &[&str] = match opt.as_str() {
+                    "optimization" => &[
+                        "normal",
+                        "high-latency",
+                        "satellite",
+                        "aggressive",
+                        "conservative",
+                    ],
+                    "ruleset-optimization" => &["none", "basic", "profile"],
+                    "debug" => &["none", "urgent", "misc", "loud"],
+                    "state-policy" => &["if-bound", "floating"],
+                    "require-order" | "reassemble" => &["yes", "no"],
+                    "syncookies" => &["never", "always", "adaptive"],
+                    _ => &["drop", "return"],
+                };
+                if !allowed.contains(&v.as_str()) {
+                    return Err(self.error(&match opt.as_str() {
+                        "debug" => format!("error setting debuglevel {v}"),
+                        _ => format!("unknown {opt} {v}"),
+                    }));
+                }
                 if opt == "reassemble" && self.eat_word("no-df")? {
                     v.push_str(" no-df");
                 }
@@ -406,7 +430,7 @@ impl Parser<'_> {
                     v.push_str(" (");
                     while !self.eat_sym(")")? {
                         let w = self.string()?;
-                        v.push_str(&w);
+                        v.push_str(&word(&w));
                         if self.eat_sym(",")? {
                             v.push_str(", ");
                         } else if !self.is_sym(")")? {
@@ -415,10 +439,23 @@ impl Parser<'_> {
                     }
                     v.push(')');
                 }
-                format!("set {opt} {v}")
+                let text = format!("set {opt} {v}");
+                if opt == "ruleset-optimization" {
+                    // pfctl does not echo this one.
+                    self.defs.push(Definition::QuietOption(text));
+                    return self.end_of_line();
+                }
+                text
             }
             "keepcounters" => "set keepcounters".into(),
-            "loginterface" | "hostid" | "fingerprints" => {
+            "hostid" => {
+                let n = self.number()?;
+                if n == 0 || n > u64::from(u32::MAX) {
+                    return Err(self.error("hostid must be non-zero"));
+                }
+                format!("set hostid 0x{n:08x}")
+            }
+            "loginterface" | "fingerprints" => {
                 let v = self.string()?;
                 if opt == "fingerprints" {
                     format!("set fingerprints {}", quoted(&v))
@@ -441,22 +478,17 @@ impl Parser<'_> {
                     }
                     s.push_str(" }");
                 }
-                s
+                // pfctl does not echo `set skip`.
+                self.defs.push(Definition::QuietOption(s));
+                return self.end_of_line();
             }
             "state-defaults" => {
-                let mut s = String::from("set state-defaults");
-                while !matches!(self.peek()?, Tok::Newline | Tok::Eof) {
-                    let t = self.next()?;
-                    match t.tok {
-                        Tok::Word(w) | Tok::Str(w) => {
-                            s.push(' ');
-                            s.push_str(&word(&w));
-                        }
-                        Tok::Sym(x) => s.push_str(x),
-                        _ => {}
-                    }
+                if self.state_defaults.is_some() {
+                    return Err(self.error("cannot redefine state-defaults"));
                 }
-                s
+                // Applied to every stateful rule; pfctl does not echo it.
+                self.state_defaults = Some(self.state_opts(false)?);
+                return self.end_of_line();
             }
             _ => return Err(self.syntax()),
         };

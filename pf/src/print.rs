@@ -2,7 +2,7 @@
 //!
 //! Definitions (macros, tables, options, queues) come first in the order
 //! written, as pfctl echoes them while parsing; then the rules, grouped by
-//! kind as pfctl loads them: ether, nat, rdr, binat, scrub, filter.
+//! kind as pfctl loads them: ether, scrub, nat, rdr, binat, filter.
 
 use alloc::format;
 use alloc::string::{String, ToString};
@@ -35,6 +35,7 @@ pub fn print_ruleset(rs: &Ruleset, host: &dyn HostEnv, dialect: &Dialect) -> Str
                 p.out.push_str(&fmt_table(t));
                 p.out.push('\n');
             }
+            Definition::QuietOption(_) => {}
             Definition::Option(o) => {
                 p.out.push_str(o);
                 p.out.push('\n');
@@ -87,10 +88,10 @@ impl Printer<'_> {
             }
         }
         let lists = [
+            (Kind::Scrub, &a.scrub),
             (Kind::Nat, &a.nat),
             (Kind::Rdr, &a.rdr),
             (Kind::Binat, &a.binat),
-            (Kind::Scrub, &a.scrub),
             (Kind::Filter, &a.filter),
         ];
         for (kind, rules) in lists {

@@ -254,7 +254,7 @@ impl Parser<'_> {
                         _ => StateMode::Synproxy,
                     });
                     if self.eat_sym("(")? {
-                        spec.rule.state_opts = self.state_opts()?;
+                        spec.rule.state_opts = self.state_opts(true)?;
                     }
                 }
                 "no" => {
@@ -545,7 +545,8 @@ impl Parser<'_> {
         }
     }
 
-    fn state_opts(&mut self) -> Result<StateOpts, ParseError> {
+    /// State options, up to `)` (`paren`) or the end of the line.
+    pub(crate) fn state_opts(&mut self, paren: bool) -> Result<StateOpts, ParseError> {
         let mut o = StateOpts::default();
         loop {
             let w = self.word()?;
@@ -583,7 +584,12 @@ impl Parser<'_> {
                 }
                 _ => return Err(self.syntax()),
             }
-            if self.eat_sym(")")? {
+            let end = if paren {
+                self.eat_sym(")")?
+            } else {
+                matches!(self.peek()?, Tok::Newline | Tok::Eof)
+            };
+            if end {
                 // Limiting source nodes needs per-rule tracking.
                 if o.max_src_nodes.is_some() && o.source_track == Some(SourceTrack::Global) {
                     o.source_track = Some(SourceTrack::Rule);

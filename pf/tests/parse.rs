@@ -256,3 +256,71 @@ fn hostile_inputs_are_errors() {
         );
     }
 }
+
+#[test]
+fn set_options_echo_as_pfctl() {
+    let conf = "set skip on { lo0 wan0 }\nset ruleset-optimization basic\nset hostid 42\n\
+                set limit { states 1000, frags 20 }\nset state-defaults pflow\n\
+                set optimization aggressive\npass\n";
+    assert_eq!(
+        print(conf),
+        "set hostid 0x0000002a\nset limit states 1000\nset limit frags 20\n\
+         set optimization aggressive\npass all flags S/SA keep state (pflow)\n"
+    );
+    assert_eq!(
+        error("set hostid 0\n"),
+        "pf.conf:1: hostid must be non-zero"
+    );
+    assert_eq!(
+        error("set debug chatty\n"),
+        "pf.conf:1: error setting debuglevel chatty"
+    );
+}
+
+#[test]
+fn rules_print_grouped_by_kind() {
+    let conf = "pass\nbinat on wan0 from 198.18.0.5 to any -> 198.19.0.5\n\
+                rdr on wan0 proto tcp to port 80 -> 198.18.0.10\nscrub in\n\
+                nat on wan0 from 198.18.0.0/24 -> 198.19.0.1\nether block on lan0\n";
+    assert_eq!(
+        print(conf),
+        "ether block on lan0 l3 all\n\
+         scrub in all fragment reassemble\n\
+         nat on wan0 inet from 198.18.0.0/24 to any -> 198.19.0.1\n\
+         rdr on wan0 inet proto tcp from any to any port = http -> 198.18.0.10\n\
+         binat on wan0 inet from 198.18.0.5 to any -> 198.19.0.5\n\
+         pass all flags S/SA keep state\n"
+    );
+}
+
+#[test]
+fn pfctl_rule_checks() {
+    assert_eq!(
+        error("anchor\n"),
+        "pf.conf:1: anchors without explicit rules must specify a name"
+    );
+    assert_eq!(
+        error("anchor \"_x\"\n"),
+        "pf.conf:1: anchor names beginning with '_' are reserved for internal use"
+    );
+    assert_eq!(
+        error("anchor a keep state\n"),
+        "pf.conf:1: cannot specify state handling on anchors"
+    );
+    assert_eq!(
+        error("scrub quick\n"),
+        "pf.conf:1: scrub rules do not support 'quick'"
+    );
+    assert_eq!(
+        error("pass proto udp flags S/SA\n"),
+        "pf.conf:1: flags only apply to tcp"
+    );
+    assert_eq!(
+        error("rdr on wan0 proto tcp to port 80 -> 198.18.0.10 static-port\n"),
+        "pf.conf:1: the 'static-port' option is only valid with nat rules"
+    );
+    assert_eq!(
+        error("nat on wan0 -> { 198.19.0.1 198.19.0.2 } random\n"),
+        "pf.conf:1: only round-robin valid for multiple redirection addresses"
+    );
+}
