@@ -1,6 +1,7 @@
 //! Cost per message over the IPI-queue fabric, with two host threads playing two CPUs.
 //!
-//! `cargo bench -p lwkt` prints one table. `-- --quick` runs fewer, shorter rounds.
+//! `cargo bench -p lwkt` prints one table. `-- --quick` runs fewer, shorter rounds;
+//! `-- --only TEXT` only the scenarios whose name contains TEXT.
 //! Each row is the median (and best) of several rounds; a round moves `N` messages from
 //! CPU 0 to CPU 1 and divides the wall time by `N`.
 //!
@@ -139,7 +140,7 @@ fn ping_pong(n: u64) -> Round {
     let fabric: Fabric<u64, ParkBell> = Fabric::new(
         2,
         QueueSize {
-            batches: 2,
+            slots: 2,
             batch_len: 4,
         },
         ParkBell::new(),
@@ -271,6 +272,16 @@ fn ports(n: u64, batch: u64) -> Round {
 }
 
 fn row(name: &str, rounds: usize, f: impl Fn() -> Round) {
+    // `-- --only TEXT` runs just the scenarios whose name contains TEXT.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--only") {
+        if args
+            .get(i + 1)
+            .is_some_and(|only| !name.contains(only.as_str()))
+        {
+            return;
+        }
+    }
     // One warm-up round, not counted.
     f();
     let mut results: Vec<Round> = (0..rounds).map(|_| f()).collect();

@@ -8,7 +8,9 @@
 //! [`Endpoint::flush`] at the end of a batch, publishes it with one queue operation. The
 //! destination hands emptied buffers back over a second per-pair queue, so the steady state
 //! allocates nothing and costs four atomic read-modify-writes per *batch*, not per message.
-//! A message is visible to its destination once its batch is published.
+//! A batch of one message travels alone in its queue slot instead (two atomic operations,
+//! no buffer changes hands), which keeps lone messages cheap. A message is visible to its
+//! destination once its batch is published.
 //!
 //! [`Endpoint::flush`] also rings the [`Doorbell`] (the kernel sends an IPI) for each
 //! destination it published to, but only if that destination published itself idle and has
@@ -34,8 +36,7 @@
 //!
 //! # Full queues
 //!
-//! A pair holds at most `batches` published batches plus one staging batch
-//! ([`QueueSize`]). When both are full, [`Endpoint::try_send`] hands the message back;
+//! A pair holds at most `slots` published batches plus one staging batch ([`QueueSize`]). When both are full, [`Endpoint::try_send`] hands the message back;
 //! nothing is dropped. The sender should then [`Endpoint::flush`], drain its own inbound
 //! queues (the destination may itself be blocked sending to us) and retry. A CPU whose
 //! staged messages cannot be published yet ([`Endpoint::flush`] returned `false`) must not
@@ -79,29 +80,41 @@ pub trait Halt {
 /// How much one (source, destination) pair can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct QueueSize {
-    /// Published batches the pair's queue holds.
-    pub batches: usize,
+    /// Published batches (or lone messages) the pair's queue holds.
+    pub slots: usize,
     /// Messages per batch (the staging buffer's capacity).
     pub batch_len: usize,
 }
 
 impl QueueSize {
-    /// 16 batches of 64 messages: a sender can run 1,088 messages ahead of its receiver.
+    /// 256 slots, batches of up to 64 messages: a sender can run at least 256 and up to
+    /// 16,448 messages ahead of its receiver. About 12 KiB per pair with 16-byte messages
+    /// (so 0.8 MiB for 8 CPUs; with many CPUs, pick fewer slots). Fewer slots make lone
+    /// messages dearer: sender and receiver then work in lock-step on the same lines.
     pub const DEFAULT: QueueSize = QueueSize {
-        batches: 16,
+        slots: 256,
         batch_len: 64,
     };
 
     /// Most messages a pair holds: the published batches plus the staging one.
     pub fn max_in_flight(self) -> usize {
-        (self.batches + 1) * self.batch_len
+        (self.slots + 1) * self.batch_len
     }
+}
+
+/// Emptied batch buffers a pair keeps for reuse (beyond the staging and draining ones).
+const SPARE_BUFFERS: usize = 32;
+
+/// What one queue slot carries.
+enum Item<M> {
+    One(M),
+    Many(Vec<M>),
 }
 
 /// The two queues of one pair.
 struct Pair<M> {
     /// Published batches, oldest first.
-    full: ArrayQueue<Vec<M>>,
+    full: ArrayQueue<Item<M>>,
     /// Emptied buffers on their way back to the source.
     empty: ArrayQueue<Vec<M>>,
 }
@@ -174,14 +187,16 @@ impl<M, D: Doorbell> Fabric<M, D> {
             "bad CPU count {ncpus}"
         );
         assert!(
-            size.batches > 0 && size.batch_len > 0,
+            size.slots > 0 && size.batch_len > 0,
             "empty queue size {size:?}"
         );
         let pairs = (0..ncpus * ncpus)
             .map(|_| Pair {
-                full: ArrayQueue::new(size.batches),
-                // Every buffer of the pair fits: published, staging, and one being drained.
-                empty: ArrayQueue::new(size.batches + 2),
+                full: ArrayQueue::new(size.slots),
+                // Room for the buffers of a backlog of up to `SPARE_BUFFERS` batches (plus
+                // the staging one and the one being drained); beyond that the receiver frees
+                // buffers and the sender allocates new ones.
+                empty: ArrayQueue::new(size.slots.min(SPARE_BUFFERS) + 2),
             })
             .collect();
         let cpus = (0..ncpus)
@@ -396,14 +411,25 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
 
     /// Publish the staging batch for destination `d`; false if the pair's queue is full.
     fn publish(&mut self, d: usize) -> bool {
-        if self.staging[d].is_empty() {
-            return true;
-        }
-        let batch = mem::take(&mut self.staging[d]);
-        match self.fabric.pair(self.cpu.index(), d).full.push(batch) {
+        let queue = &self.fabric.pair(self.cpu.index(), d).full;
+        let staging = &mut self.staging[d];
+        let item = match staging.len() {
+            0 => return true,
+            // A lone message goes without its buffer, which stays for the next batch.
+            1 => match staging.pop() {
+                Some(msg) => Item::One(msg),
+                None => return true,
+            },
+            _ => Item::Many(mem::take(staging)),
+        };
+        match queue.push(item) {
             Ok(()) => true,
-            Err(batch) => {
-                self.staging[d] = batch;
+            Err(Item::One(msg)) => {
+                staging.push(msg);
+                false
+            }
+            Err(Item::Many(batch)) => {
+                *staging = batch;
                 false
             }
         }
@@ -467,24 +493,27 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
             let before = taken;
             while taken < budget {
                 let draining = &mut self.draining[src];
-                if draining.is_empty() {
-                    // Hand the emptied buffer back (an O(1) conversion), then take the
-                    // next batch.
-                    let buffer = Vec::from(mem::take(draining));
-                    if buffer.capacity() != 0 {
-                        // Cannot be full (see `Fabric::new`); if it were, freeing is fine.
-                        let _ = pair.empty.push(buffer);
+                if !draining.is_empty() {
+                    let k = draining.len().min(budget - taken);
+                    for msg in draining.drain(..k) {
+                        deliver(cpu_id(src), msg);
                     }
-                    match pair.full.pop() {
-                        Some(batch) => *draining = VecDeque::from(batch),
-                        None => break,
+                    taken += k;
+                    continue;
+                }
+                if draining.capacity() != 0 {
+                    // Hand the emptied buffer back (an O(1) conversion); if the spare
+                    // buffers are full (a long backlog, see `Fabric::new`), free it.
+                    let _ = pair.empty.push(Vec::from(mem::take(draining)));
+                }
+                match pair.full.pop() {
+                    Some(Item::One(msg)) => {
+                        deliver(cpu_id(src), msg);
+                        taken += 1;
                     }
+                    Some(Item::Many(batch)) => *draining = VecDeque::from(batch),
+                    None => break,
                 }
-                let k = draining.len().min(budget - taken);
-                for msg in draining.drain(..k) {
-                    deliver(cpu_id(src), msg);
-                }
-                taken += k;
             }
             if taken > before {
                 self.received[src] += (taken - before) as u64;

@@ -129,6 +129,6 @@ pub fn cpu(i: usize) -> CpuId {
     CpuId(u16::try_from(i).expect("small CPU count"))
 }
 
-pub fn size(batches: usize, batch_len: usize) -> QueueSize {
-    QueueSize { batches, batch_len }
+pub fn size(slots: usize, batch_len: usize) -> QueueSize {
+    QueueSize { slots, batch_len }
 }
