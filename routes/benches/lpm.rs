@@ -289,6 +289,7 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
     let mut rows = Vec::new();
 
     // Poptrie replica, built from the master RIB.
+    let live_before = live();
     let start = Instant::now();
     let mut rib = Rib::new();
     for &(dest, n) in &prefixes {
@@ -304,6 +305,7 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
     let mut replica = Replica::new();
     replica.apply(&update);
     drop(update);
+    let master_bytes = live() - live_before - replica.memory_bytes();
     let compile_s = compile.elapsed().as_secs_f64();
     let fib_bytes = if v6 {
         replica.fib_v6().memory_bytes()
@@ -366,24 +368,33 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
         })
         .unwrap();
         let update = rib.take_update();
-        delta_bytes += match update.v4().clone() {
+        delta_bytes += match if v6 { update.v6() } else { update.v4() } {
             routes::FibChange::Delta(d) => d.payload_bytes(),
             _ => 0,
         };
         replica.apply(&update);
     }
     let update_us = start.elapsed().as_secs_f64() * 1e6 / updates as f64;
-    let _ = delta_bytes;
     let (nodes, leaves) = if v6 {
         replica.fib_v6().counts()
     } else {
         replica.fib_v4().counts()
     };
+    let after_bytes = if v6 {
+        replica.fib_v6().memory_bytes()
+    } else {
+        replica.fib_v4().memory_bytes()
+    };
     println!(
         "\nDamselfly Poptrie ({}): RIB insert {rib_s:.2} s + compile/apply {compile_s:.2} s; \
-         {fib_bytes} bytes ({nodes} nodes, {leaves} leaf words); {} distinct next hops",
+         replica {fib_bytes} bytes ({nodes} nodes, {leaves} leaf words), {:.2} bytes/prefix \
+         after the {updates} updates; master RIB {:.1} MB; {} distinct next hops; \
+         {:.0} bytes per update message",
         if v6 { "IPv6" } else { "IPv4" },
-        rib.nexthop_count()
+        after_bytes as f64 / count as f64,
+        master_bytes as f64 / 1e6,
+        rib.nexthop_count(),
+        delta_bytes as f64 / updates as f64,
     );
     rows.push(Row {
         name: "damselfly poptrie".into(),

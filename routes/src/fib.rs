@@ -88,7 +88,7 @@ impl Words {
     }
 
     pub(crate) fn resize(&mut self, len: usize) {
-        self.lines.resize(len.div_ceil(LINE_WORDS), Line::default());
+        resize_modestly(&mut self.lines, len.div_ceil(LINE_WORDS), Line::default());
         self.len = len;
     }
 
@@ -110,6 +110,17 @@ impl Words {
     fn bytes(&self) -> usize {
         self.lines.capacity() * core::mem::size_of::<Line>()
     }
+}
+
+/// Resizes `v`, growing its allocation by an eighth at a time rather than doubling it: a
+/// replica exists once per CPU, so slack costs memory on every CPU, while growth is rare
+/// (updates mostly reuse freed pieces).
+fn resize_modestly<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
+    if len > v.capacity() {
+        let target = len.max(v.capacity() + v.capacity() / 8);
+        v.reserve_exact(target - v.len());
+    }
+    v.resize(len, fill);
 }
 
 /// One internal trie node (24 bytes).
@@ -243,7 +254,7 @@ impl<K: Key> Fib<K> {
                 self.leaves.clone_from(&image.leaves);
             }
             FibChange::Delta(delta) => {
-                self.nodes.resize(delta.nodes_len as usize, Node::default());
+                resize_modestly(&mut self.nodes, delta.nodes_len as usize, Node::default());
                 self.leaves.resize(delta.leaves_len as usize);
                 let mut from = 0;
                 for span in &delta.node_spans {
