@@ -3,19 +3,19 @@
 //! Layout, for a key of `BITS` bits:
 //!
 //! * `direct`: one `u32` per value of the top `DIRECT_BITS` bits. An entry is either the index
-//!   of a trie node in `nodes` ([`DIRECT_NODE`] set) or the index of a *leaf block* in
+//!   of a trie node in `nodes` (`DIRECT_NODE` set) or the index of a *leaf block* in
 //!   `leaves`. A slot where every address has the same next hop points at a one-leaf block
 //!   shared by all such slots of that next hop, so the common path has no data-dependent
 //!   branch: direct entry, block header, leaf.
-//! * `nodes`: internal nodes. A node resolves [`STRIDE`] = 6 more bits: `vector` has bit `i` set
+//! * `nodes`: internal nodes. A node resolves `STRIDE` = 6 more bits: `vector` has bit `i` set
 //!   when position `i` has a child node, `leafvec` has bit `i` set where a new run of equal leaves
 //!   starts. Children of a node sit together at `base1..`, its leaves at `base0..`; the rank of a
 //!   position (a popcount of the bits below it) picks the child or the leaf.
 //! * `leaves`: 16-bit next-hop indices (0 = no route), in 64-byte-aligned lines of 32. A leaf
 //!   block is a node with no children stored inline in `leaves`: four `u16` holding the
 //!   `leafvec`, then its leaves. Under a realistic IPv4 table almost every populated /18 is such
-//!   a block, and a block of up to 32 words never crosses a line, so the common lookup reads one
-//!   direct entry and one cache line.
+//!   a block. A block is at most one line (a node with more than 28 leaf runs stays a node) and
+//!   never crosses one, so the common lookup reads one direct entry and one cache line.
 //!
 //! The structure is built elsewhere (`compile`); a replica only ever applies finished pieces
 //! ([`FibChange`]), so applying an update costs a copy, not a recompilation per CPU.
