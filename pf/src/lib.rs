@@ -50,7 +50,7 @@ pub mod table;
 
 pub use error::ParseError;
 pub use host::{HostEnv, IfAddr, NoHost};
-pub use parse::parse;
+pub use parse::{parse, parse_all};
 pub use print::print_ruleset;
 pub use ruleset::{Anchor, Rule, Ruleset};
 

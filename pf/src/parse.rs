@@ -18,13 +18,37 @@ use crate::ruleset::{Anchor, Definition, LimiterDef, Ruleset};
 use crate::table::{TableAddr, TableDef, TableSource};
 use crate::Dialect;
 
-/// Parses a whole pf.conf read from `file` (`"stdin"` for standard input).
+/// Parses a whole pf.conf read from `file` (`"stdin"` for standard input);
+/// on failure returns the first error.
 pub fn parse(
     file: &str,
     data: &[u8],
     host: &dyn HostEnv,
     dialect: &Dialect,
 ) -> Result<Ruleset, ParseError> {
+    parse_all(file, data, host, dialect, &[]).map_err(|mut errs| {
+        if errs.is_empty() {
+            ParseError {
+                file: file.into(),
+                line: 0,
+                message: "syntax error".into(),
+            }
+        } else {
+            errs.swap_remove(0)
+        }
+    })
+}
+
+/// Parses like [`parse`], but as pfctl does reports every bad line (each
+/// is skipped to its end), and takes command-line macros (`pfctl -D
+/// name=value`) that definitions in the file do not override.
+pub fn parse_all(
+    file: &str,
+    data: &[u8],
+    host: &dyn HostEnv,
+    dialect: &Dialect,
+    macros: &[(&str, &str)],
+) -> Result<Ruleset, Vec<ParseError>> {
     let mut p = Parser {
         lex: Lexer::new(file, data.to_vec()),
         buf: VecDeque::new(),
@@ -35,10 +59,26 @@ pub fn parse(
         depth: 0,
         limiters: Vec::new(),
         state_defaults: None,
+        errors: Vec::new(),
+        fixed_macros: macros.iter().map(|(n, _)| String::from(*n)).collect(),
     };
-    let root = p.anchor_body(false)?;
-    Ok(Ruleset { defs: p.defs, root })
+    for (n, v) in macros {
+        p.lex.define(n, v);
+    }
+    match p.anchor_body(false) {
+        Ok(root) if p.errors.is_empty() => Ok(Ruleset { defs: p.defs, root }),
+        Ok(_) => Err(p.errors),
+        Err(e) => {
+            p.errors.push(e);
+            Err(p.errors)
+        }
+    }
 }
+
+/// Most errors collected before giving up.
+const MAX_ERRORS: usize = 100;
+/// Most tokens skipped looking for the end of a bad line.
+const MAX_RECOVERY_TOKENS: usize = 1 << 20;
 
 /// Deepest nesting of inline anchors accepted.
 const MAX_ANCHOR_DEPTH: usize = 32;
@@ -53,6 +93,10 @@ pub(crate) struct Parser<'h> {
     /// `set block-policy return`.
     pub(crate) block_return: bool,
     depth: usize,
+    /// Errors of lines skipped so far.
+    errors: Vec<ParseError>,
+    /// Macros from the command line, which the file cannot redefine.
+    fixed_macros: Vec<String>,
     /// `set state-defaults`.
     pub(crate) state_defaults: Option<crate::ruleset::StateOpts>,
     /// Limiter names and ids, for rules that name them.
@@ -219,14 +263,55 @@ impl Parser<'_> {
     pub(crate) fn anchor_body(&mut self, inline: bool) -> Result<Anchor, ParseError> {
         let mut anchor = Anchor::default();
         loop {
-            self.skip_nl()?;
-            match self.peek()? {
-                Tok::Eof if !inline => return Ok(anchor),
-                Tok::Sym("}") if inline => {
-                    self.next()?;
-                    return Ok(anchor);
+            match self.body_step(&mut anchor, inline) {
+                Ok(true) => return Ok(anchor),
+                Ok(false) => {}
+                Err(e) => {
+                    // Like pfctl: note the error, skip the rest of the line,
+                    // go on with the next one.
+                    if self.errors.len() >= MAX_ERRORS {
+                        return Err(e);
+                    }
+                    self.errors.push(e);
+                    self.recover();
+                    if matches!(self.peek(), Ok(Tok::Eof)) && inline {
+                        return Err(self.syntax());
+                    }
                 }
-                _ => self.statement(&mut anchor)?,
+            }
+        }
+    }
+
+    /// One statement of an anchor body; true at its end.
+    fn body_step(&mut self, anchor: &mut Anchor, inline: bool) -> Result<bool, ParseError> {
+        self.skip_nl()?;
+        match self.peek()? {
+            Tok::Eof if !inline => Ok(true),
+            Tok::Sym("}") if inline => {
+                self.next()?;
+                Ok(true)
+            }
+            _ => {
+                self.statement(anchor)?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Skips to the end of the current line after an error.
+    fn recover(&mut self) {
+        for _ in 0..MAX_RECOVERY_TOKENS {
+            match self.next() {
+                Ok(Token {
+                    tok: Tok::Newline | Tok::Eof,
+                    ..
+                }) => return,
+                Ok(_) => {}
+                Err(e) => {
+                    if self.errors.len() < MAX_ERRORS {
+                        self.errors.push(e);
+                    }
+                }
             }
         }
     }
@@ -289,7 +374,9 @@ impl Parser<'_> {
                 return Err(self.error("macro too long"));
             }
         }
-        self.lex.define(&name, &value);
+        if !self.fixed_macros.contains(&name) {
+            self.lex.define(&name, &value);
+        }
         self.end_of_line()?;
         self.defs.push(Definition::Macro(name, value));
         Ok(())

@@ -60,3 +60,21 @@ fn reads_files_and_reports_missing_ones() {
     assert!(err.contains("missing"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn reports_every_bad_line_and_takes_macros() {
+    let (code, _, err) = pfctl(&["-nvf", "-"], "pass from\npass\nblock to port bogus\n");
+    assert_ne!(code, 0);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines[0], "stdin:1: syntax error");
+    assert_eq!(lines[1], "stdin:3: unknown port bogus");
+    let (code, out, _) = pfctl(
+        &["-D", "ext=em1", "-nvf", "-"],
+        "ext = \"em0\"\npass on $ext\n",
+    );
+    assert_eq!(code, 0);
+    assert_eq!(
+        out,
+        "ext = \"em0\"\npass on em1 all flags S/SA keep state\n"
+    );
+}

@@ -1,6 +1,7 @@
 //! Host `pfctl`: checks a pf.conf and prints it as `pfctl -o none -nv` does.
 //!
-//! Usage: `pfctl [-n] [-v] [-o none] -f FILE` (`-f -` reads standard input).
+//! Usage: `pfctl [-n] [-v] [-o none] [-D macro=value] -f FILE` (`-f -` reads
+//! standard input).
 //! Loading into a kernel is not possible from the host, so `-n` is implied.
 
 use std::io::Read;
@@ -107,13 +108,14 @@ impl HostEnv for SystemHost {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: pfctl [-nv] [-o none] -f file");
+    eprintln!("usage: pfctl [-nv] [-o none] [-D macro=value] -f file");
     ExitCode::from(1)
 }
 
 fn main() -> ExitCode {
     let mut file = None;
     let mut verbose = false;
+    let mut macros: Vec<(String, String)> = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let Some(flags) = a.strip_prefix('-').filter(|f| !f.is_empty()) else {
@@ -125,7 +127,7 @@ fn main() -> ExitCode {
             match c {
                 'n' => {}
                 'v' => verbose = true,
-                'f' | 'o' => {
+                'f' | 'o' | 'D' => {
                     let rest = &flags[i + c.len_utf8()..];
                     let val = if rest.is_empty() {
                         args.next()
@@ -135,6 +137,11 @@ fn main() -> ExitCode {
                     let Some(val) = val else { return usage() };
                     if c == 'f' {
                         file = Some(val);
+                    } else if c == 'D' {
+                        let Some((n, v)) = val.split_once('=') else {
+                            return usage();
+                        };
+                        macros.push((n.to_string(), v.to_string()));
                     } else if val != "none" {
                         // The optimiser is not implemented: only `-o none`.
                         eprintln!("pfctl: only -o none is supported");
@@ -165,15 +172,21 @@ fn main() -> ExitCode {
     };
     let host = SystemHost::load();
     let dialect = Dialect::FREEBSD;
-    match pf::parse(&name, &data, &host, &dialect) {
+    let macros: Vec<(&str, &str)> = macros
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    match pf::parse_all(&name, &data, &host, &dialect, &macros) {
         Ok(rs) => {
             if verbose {
                 print!("{}", pf::print_ruleset(&rs, &host, &dialect));
             }
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("{e}");
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
             eprintln!("pfctl: Syntax error in config file: pf rules not loaded");
             ExitCode::from(1)
         }
