@@ -14,20 +14,24 @@
 //! - `saturation B (halting rx)`: as batched, but CPU 1 goes through the real idle protocol
 //!   (halting = parking the thread) whenever its queues are empty; reports IPIs/message.
 //! - `ports batched 64`: batched through [`lwkt::cpu::Cpu`] (envelopes and port queues).
+//! - `thread switch (Lwkt::step)`: two threads on one CPU bouncing a message through their
+//!   ports; ns per scheduling step (pump, pick, run, flush), i.e. per thread switch.
 
 use std::hint::black_box;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Barrier, OnceLock};
-use std::thread::{self, Thread};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use lwkt::cpu::{Cpu, PortFabric};
 use lwkt::ipiq::{Doorbell, Fabric, Halt, QueueSize};
 use lwkt::port::{Incoming, PortId};
+use lwkt::runner::{Lwkt, Step, Thread};
+use lwkt::sched::{ThreadId, Yield};
 use lwkt::CpuId;
 
 struct ParkBell {
-    threads: [OnceLock<Thread>; 2],
+    threads: [OnceLock<thread::Thread>; 2],
     rings: AtomicU64,
 }
 
@@ -271,6 +275,50 @@ fn ports(n: u64, batch: u64) -> Round {
     }
 }
 
+/// Two threads on one CPU passing a message back and forth through their ports: each
+/// `Lwkt::step` is one thread switch (pump, pick, run, flush).
+fn thread_switch(n: u64) -> Round {
+    struct PingPong {
+        peer: PortId,
+        left: u64,
+    }
+    impl Thread<u64, ParkBell> for PingPong {
+        fn run(&mut self, me: ThreadId, lwkt: &mut Lwkt<'_, u64, ParkBell>) -> Yield {
+            let port = me.0; // thread i owns port i
+            while let Some(Incoming::Msg(m)) = lwkt.cpu().recv(port) {
+                if self.left == 0 {
+                    return Yield::Exit;
+                }
+                self.left -= 1;
+                lwkt.cpu().try_send(self.peer, m + 1).expect("local send");
+            }
+            Yield::Wait
+        }
+    }
+    let fabric: PortFabric<u64, ParkBell> = PortFabric::new(1, SIZE, ParkBell::new());
+    let mut lwkt = Lwkt::new(Cpu::new(fabric.endpoint(TX).unwrap()), Box::new(Park));
+    for i in 0..2u16 {
+        let peer = PortId {
+            cpu: TX,
+            index: 1 - i,
+        };
+        let t = lwkt.spawn(Box::new(PingPong { peer, left: n / 2 }));
+        lwkt.cpu().open_port(t);
+    }
+    lwkt.cpu()
+        .try_send(PortId { cpu: TX, index: 0 }, 0)
+        .unwrap();
+    let start = Instant::now();
+    let mut steps = 0u64;
+    while lwkt.step() != Step::Idle {
+        steps += 1;
+    }
+    Round {
+        ns_per_msg: start.elapsed().as_nanos() as f64 / steps as f64,
+        ipis_per_msg: 0.0,
+    }
+}
+
 fn row(name: &str, rounds: usize, f: impl Fn() -> Round) {
     // `-- --only TEXT` runs just the scenarios whose name contains TEXT.
     let args: Vec<String> = std::env::args().collect();
@@ -315,5 +363,6 @@ fn main() {
     row("saturation 64 (halting rx)", rounds, || stream(n, 64, true));
     row("single (halting rx)", rounds, || stream(n / 4, 1, true));
     row("ports batched 64", rounds, || ports(n, 64));
+    row("thread switch (Lwkt::step)", rounds, || thread_switch(n));
     println!("total {:?}", started.elapsed().max(Duration::ZERO));
 }
