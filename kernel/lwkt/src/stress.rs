@@ -91,6 +91,23 @@ pub struct StressPlan {
     pub batch: usize,
 }
 
+impl StressPlan {
+    /// The smallest plan that moves at least `total` messages over all `ncpus`² pairs
+    /// (the kernel's acceptance test asks for 10 million).
+    pub fn at_least(total: u64, ncpus: usize, batch: usize) -> Self {
+        let pairs = (ncpus as u64 * ncpus as u64).max(1);
+        StressPlan {
+            per_pair: total.div_ceil(pairs),
+            batch,
+        }
+    }
+
+    /// Messages the plan moves in a system of `ncpus` CPUs.
+    pub fn total(&self, ncpus: usize) -> u64 {
+        self.per_pair * ncpus as u64 * ncpus as u64
+    }
+}
+
 /// One CPU's totals at the end of [`run_cpu`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CpuReport {
@@ -191,6 +208,14 @@ mod tests {
             dst: CpuId(dst),
             seq,
         }
+    }
+
+    #[test]
+    fn plan_covers_the_total() {
+        let plan = StressPlan::at_least(10_000_000, 3, 64);
+        assert_eq!(plan.per_pair, 1_111_112);
+        assert!(plan.total(3) >= 10_000_000);
+        assert_eq!(StressPlan::at_least(16, 4, 1).total(4), 16);
     }
 
     #[test]

@@ -58,18 +58,28 @@ fn stress(ncpus: usize, qsize: QueueSize, plan: StressPlan) -> Vec<CpuReport> {
 /// lost, none duplicated, FIFO per pair (checked message by message by `PairChecker`).
 #[test]
 fn all_pairs_million_messages() {
-    let reports = with_watchdog("all_pairs", LIMIT, || {
-        stress(
-            4,
-            QueueSize::DEFAULT,
-            StressPlan {
-                per_pair: 65_536,
-                batch: 64,
-            },
-        )
+    let plan = StressPlan::at_least(1_000_000, 4, 64);
+    let reports = with_watchdog("all_pairs", LIMIT, move || {
+        stress(4, QueueSize::DEFAULT, plan)
     });
     let sent: u64 = reports.iter().map(|r| r.sent).sum();
     assert!(sent >= 1_000_000);
+}
+
+/// Batches of one: every message travels alone in its queue slot, through queues small
+/// enough to fill.
+#[test]
+fn all_pairs_lone_messages() {
+    with_watchdog("lone_messages", LIMIT, || {
+        stress(
+            4,
+            size(8, 4),
+            StressPlan {
+                per_pair: 20_000,
+                batch: 1,
+            },
+        )
+    });
 }
 
 /// Tiny queues: senders keep finding them full and must get every message back and retry
