@@ -99,7 +99,7 @@ const NEXTHOPS: u16 = 32;
 const RUNS: usize = 3;
 
 /// Keys per `lookup_batch` call.
-const BATCH: usize = 16;
+const BATCH: usize = 32;
 
 fn pick_len(rng: &mut SmallRng, mix: &[(u8, u32)]) -> u8 {
     let total: u32 = mix.iter().map(|m| m.1).sum();
@@ -172,7 +172,7 @@ fn print_rows(title: &str, prefixes: usize, lookups: usize, rows: &[Row]) {
     println!("{title}: {prefixes} prefixes; lookup columns in M lookups/s on one core, each the");
     println!("best of {RUNS} runs of {lookups} lookups (random: whole address space; in-table:");
     println!(
-        "inside random table prefixes; hot-set: inside {HOT_PREFIXES} fixed prefixes; batch16:"
+        "inside random table prefixes; hot-set: inside {HOT_PREFIXES} fixed prefixes; batch32:"
     );
     println!("in-table keys through lookup_batch). update: change one route's next hop, including");
     println!(
@@ -184,7 +184,7 @@ fn print_rows(title: &str, prefixes: usize, lookups: usize, rows: &[Row]) {
         "random",
         "in-table",
         "hot-set",
-        "batch16",
+        "batch32",
         "bytes/pfx",
         "build s",
         "update µs"

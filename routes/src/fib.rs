@@ -73,6 +73,22 @@ impl Words {
         self.lines[index / LINE_WORDS].0[index % LINE_WORDS]
     }
 
+    /// The `leafvec` of the block at `at`.
+    #[inline(always)]
+    pub(crate) fn block_leafvec(&self, at: usize) -> u64 {
+        let line = &self.lines[at / LINE_WORDS].0;
+        let o = at % LINE_WORDS;
+        block_leafvec(&line[o..o + BLOCK_HEADER])
+    }
+
+    /// The leaf at position `v` of the block at `at`, whose `leafvec` is known.
+    #[inline(always)]
+    pub(crate) fn block_rank_leaf(&self, at: usize, leafvec: u64, v: usize) -> u16 {
+        let line = &self.lines[at / LINE_WORDS].0;
+        let rank = (leafvec & upto(v)).count_ones() as usize;
+        line[(at % LINE_WORDS + BLOCK_HEADER - 1 + rank) % LINE_WORDS]
+    }
+
     /// The leaf at position `v` of the block at `at`; a block lies within one line.
     #[inline(always)]
     pub(crate) fn block_leaf(&self, at: usize, v: usize) -> u16 {
@@ -219,13 +235,22 @@ impl<K: Key> Fib<K> {
     /// Same answers as [`Fib::lookup`] per key; a packet batch is the natural caller.
     #[inline]
     pub fn lookup_batch<const N: usize>(&self, keys: &[K; N]) -> [u16; N] {
-        // Stage by stage over the whole batch, so the cache misses of its keys overlap.
+        // Stage by stage over the whole batch, each stage short, so that the cache misses of
+        // all its keys are in flight together: direct entries, then block headers, then ranks.
         let entries: [u32; N] = core::array::from_fn(|i| self.direct[keys[i].direct_index()]);
+        let leafvecs: [u64; N] = core::array::from_fn(|i| {
+            let entry = entries[i];
+            if entry & DIRECT_NODE == 0 {
+                self.leaves.block_leafvec(entry as usize)
+            } else {
+                0
+            }
+        });
         core::array::from_fn(|i| {
             let v = keys[i].chunk(K::DIRECT_BITS);
             let entry = entries[i];
             if entry & DIRECT_NODE == 0 {
-                self.leaves.block_leaf(entry as usize, v)
+                self.leaves.block_rank_leaf(entry as usize, leafvecs[i], v)
             } else {
                 self.lookup_nodes(entry & DIRECT_INDEX, keys[i], v)
             }

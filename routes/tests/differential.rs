@@ -10,6 +10,9 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use routes::{Replica, Rib, RouteError};
 
+/// Keys per `lookup_batch` call in the batch check.
+const BATCH: usize = 16;
+
 /// Lookups of `count` keys, half anywhere, half inside a prefix of the table; returns how many
 /// were checked.
 fn check(
@@ -20,6 +23,7 @@ fn check(
     prefixes: &[(u128, u8)],
     count: usize,
 ) -> usize {
+    let mut keys = Vec::with_capacity(count);
     for i in 0..count {
         let key = if i % 2 == 0 || prefixes.is_empty() {
             fam.random_key(rng)
@@ -31,6 +35,21 @@ fn check(
         for replica in replicas {
             let got = replica.lookup(fam.addr(key)).copied();
             assert_eq!(got, want, "lookup of {} (key {key:#x})", fam.addr(key));
+        }
+        keys.push(key);
+    }
+    // The batched lookup answers what the single one does.
+    for replica in replicas {
+        for chunk in keys.chunks_exact(BATCH) {
+            if fam == V4 {
+                let batch: [u32; BATCH] = std::array::from_fn(|i| chunk[i] as u32);
+                let fib = replica.fib_v4();
+                assert_eq!(fib.lookup_batch(&batch), batch.map(|k| fib.lookup(k)));
+            } else {
+                let batch: [u128; BATCH] = chunk.try_into().unwrap();
+                let fib = replica.fib_v6();
+                assert_eq!(fib.lookup_batch(&batch), batch.map(|k| fib.lookup(k)));
+            }
         }
     }
     count * replicas.len()
