@@ -162,9 +162,9 @@ impl<'f, P, D: Doorbell> Cpu<'f, P, D> {
     /// Send-and-wait-for-reply: send a request from our port `from` and wait for its reply.
     /// Other messages arriving at `from` meanwhile stay queued, in order.
     ///
-    /// `wait` only relaxes here, so no other thread of this CPU runs until the reply is in:
-    /// the service called must not need one. [`crate::runner::Lwkt::call`] runs this CPU's
-    /// other threads while it waits.
+    /// Nothing here runs this CPU's other threads: `wait` must (a kernel thread with its
+    /// own stack switches away in it), or the service called must not need one of them.
+    /// [`crate::runner::Lwkt::call`] runs them while it waits.
     pub fn call(&mut self, to: PortId, from: u16, body: P, mut wait: impl FnMut(&mut Self)) -> P {
         let tag = self.request(to, from, body, &mut wait);
         self.wait_reply(from, tag, wait)
