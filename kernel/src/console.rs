@@ -203,7 +203,9 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
             let _ = writeln!(out, "CPU        RX   FORWARDED     DROPPED       POLLS");
             for p in arch::percpu::online() {
                 let s = &crate::nic::netisr::STATS[p.index];
-                let l = |a: &core::sync::atomic::AtomicU64| a.load(core::sync::atomic::Ordering::Relaxed);
+                let l = |a: &core::sync::atomic::AtomicU64| {
+                    a.load(core::sync::atomic::Ordering::Relaxed)
+                };
                 let _ = writeln!(
                     out,
                     "{:<4} {:>10} {:>11} {:>11} {:>11}",

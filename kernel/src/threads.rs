@@ -160,9 +160,14 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
     }));
     let port = rt.cpu().open_port(control);
     debug_assert_eq!(port.index, PORT_CONTROL);
-    let timer = rt.spawn(Box::new(TimerThread { timers }));
+    let timer = rt.spawn(Box::new(TimerThread {
+        timers,
+        last_link_watch_ns: 0,
+    }));
     rt.cpu().sched().bind_work_bit(WORK_TIMER, timer);
-    if let Some(netisr) = crate::nic::take_setup(index).and_then(|s| crate::nic::netisr::Netisr::new(index, s)) {
+    if let Some(netisr) =
+        crate::nic::take_setup(index).and_then(|s| crate::nic::netisr::Netisr::new(index, s))
+    {
         let t = rt.spawn(Box::new(netisr));
         rt.cpu().sched().bind_work_bit(WORK_NETISR, t);
     }
@@ -248,11 +253,19 @@ impl Thread<Ctl, ApicDoorbell> for Control {
 /// The timer thread: woken by the LAPIC tick, fires what is due.
 struct TimerThread {
     timers: Rc<RefCell<Timers>>,
+    /// When the NIC link watch last ran.
+    last_link_watch_ns: u64,
 }
 
 impl Thread<Ctl, ApicDoorbell> for TimerThread {
     fn run(&mut self, _: ThreadId, rt: &mut Lwkt<'_, Ctl, ApicDoorbell>) -> Yield {
         let now = arch::time::now_ns();
+        if now - self.last_link_watch_ns >= 1_000_000_000 {
+            self.last_link_watch_ns = now;
+            if crate::nic::link_watch(percpu::current().index) {
+                raise_local(WORK_NETISR);
+            }
+        }
         let mut done: Option<(ReplyTo, TimerReport)> = None;
         {
             let mut guard = self.timers.borrow_mut();

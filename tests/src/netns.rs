@@ -166,6 +166,7 @@ impl Topology {
         }
         let mut cfg = cfg;
         cfg.netns = Some(qns.clone());
+        cfg.monitor = Some(std::env::temp_dir().join(format!("damselfly-{id}.monitor")));
         for (i, (side, model)) in [(&lan, lan_model), (&wan, wan_model)]
             .into_iter()
             .enumerate()
@@ -256,6 +257,77 @@ impl Topology {
             wan,
             qns,
         }
+    }
+}
+
+impl Topology {
+    /// QEMU's netdev id of the lan (`t0`) or wan (`t1`) NIC, for `set_link`.
+    pub fn netdev(&self, side: &Side) -> &'static str {
+        if side.tap == self.lan.tap {
+            "t0"
+        } else {
+            "t1"
+        }
+    }
+
+    /// Runs `ping` from `from` to `to` (IPv4 or IPv6 by the address); true on success.
+    pub fn ping(&self, from: &Side, to: &str, count: u32) -> bool {
+        let c = count.to_string();
+        from.exec(&["ping", "-c", &c, "-i", "0.2", "-W", "3", to])
+            .status
+            .success()
+    }
+
+    /// An iperf3 TCP run from `client` to a server on `server` for `secs` seconds with
+    /// `streams` parallel streams; returns received bits per second.
+    pub fn iperf3(
+        &self,
+        client: &Side,
+        server: &Side,
+        secs: u32,
+        streams: u32,
+    ) -> Result<f64, String> {
+        use std::io::{BufRead, BufReader};
+        let mut srv = server.spawn(&["iperf3", "-s", "-1", "--forceflush", "-B", server.addr4()]);
+        // Wait for the server's own "listening" line, not a fixed time.
+        let out = srv.stdout.take().ok_or("no iperf3 stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line.contains("Server listening") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        let ready = rx.recv_timeout(std::time::Duration::from_secs(20));
+        if ready.is_err() {
+            let _ = srv.kill();
+            let _ = srv.wait();
+            return Err("iperf3 server did not start".into());
+        }
+        let (t, p) = (secs.to_string(), streams.to_string());
+        let r = client.exec(&[
+            "iperf3",
+            "-c",
+            server.addr4(),
+            "-t",
+            &t,
+            "-P",
+            &p,
+            "-J",
+            "--connect-timeout",
+            "5000",
+        ]);
+        let _ = srv.kill();
+        let _ = srv.wait();
+        let v: serde_json::Value =
+            serde_json::from_slice(&r.stdout).map_err(|e| format!("iperf3 JSON: {e}"))?;
+        if let Some(e) = v.get("error") {
+            return Err(format!("iperf3: {e}"));
+        }
+        v["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .ok_or_else(|| format!("no throughput in {v}"))
     }
 }
 

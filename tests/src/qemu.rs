@@ -56,6 +56,8 @@ pub struct QemuConfig {
     pub initrd: Option<PathBuf>,
     /// Network namespace to run QEMU in (tap NICs are created there).
     pub netns: Option<String>,
+    /// A UNIX socket for the QEMU monitor (`set_link`, …), instead of none.
+    pub monitor: Option<PathBuf>,
 }
 
 impl QemuConfig {
@@ -71,6 +73,7 @@ impl QemuConfig {
             debug_exit: true,
             initrd: None,
             netns: None,
+            monitor: None,
         }
     }
 
@@ -212,9 +215,16 @@ impl Qemu {
             }
             None => Command::new("qemu-system-x86_64"),
         };
+        let monitor = match &cfg.monitor {
+            Some(p) => {
+                let _ = std::fs::remove_file(p);
+                format!("unix:{},server,nowait", p.display())
+            }
+            None => "none".into(),
+        };
         let mut child = cmd
             .args(cfg.args())
-            .args(["-serial", "stdio", "-monitor", "none"])
+            .args(["-serial", "stdio", "-monitor", &monitor])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -374,6 +384,37 @@ impl Qemu {
     pub fn transcript(&self) -> String {
         let (lock, _) = &*self.out;
         String::from_utf8_lossy(&lock.lock().expect("output lock").buf).replace('\r', "")
+    }
+
+    /// Sends one command to the QEMU monitor (needs [`QemuConfig::monitor`]) and returns
+    /// what it answered before the next `(qemu)` prompt.
+    pub fn monitor(&self, command: &str) -> Result<String, String> {
+        use std::os::unix::net::UnixStream;
+        let path = self
+            .config
+            .monitor
+            .as_ref()
+            .ok_or("QEMU was started without a monitor socket")?;
+        let mut s =
+            UnixStream::connect(path).map_err(|e| format!("monitor {}: {e}", path.display()))?;
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .map_err(|e| e.to_string())?;
+        let read_prompt = |s: &mut UnixStream| -> Result<String, String> {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !got.ends_with(b"(qemu) ") {
+                let n = s.read(&mut buf).map_err(|e| format!("monitor read: {e}"))?;
+                if n == 0 {
+                    return Err("monitor closed".into());
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            Ok(String::from_utf8_lossy(&got).into_owned())
+        };
+        read_prompt(&mut s)?;
+        s.write_all(format!("{command}\n").as_bytes())
+            .map_err(|e| e.to_string())?;
+        read_prompt(&mut s)
     }
 
     /// QEMU's process id.

@@ -562,11 +562,12 @@ impl<W: Mmio, M: DmaRegion> NetDevice for Em<W, M> {
     fn poll_events(&mut self) -> DeviceEvents {
         let icr = self.regs.read_u32(regs::ICR) | self.pending.swap(0, Ordering::AcqRel);
         let mut ev = DeviceEvents::default();
-        if icr & int::LSC != 0 {
-            let link = link_from_status(self.regs.read_u32(regs::STATUS));
-            ev.link_changed = link != self.link;
-            self.link = link;
-        }
+        // STATUS is read whatever the causes say: the kernel also calls this from a
+        // once-a-second link watch (as FreeBSD's em does from its callout), because not
+        // every 82574 model raises LSC on the MSI-X "other" vector.
+        let link = link_from_status(self.regs.read_u32(regs::STATUS));
+        ev.link_changed = link != self.link;
+        self.link = link;
         if icr & (int::RX_WORK | int::TX_WORK) != 0 {
             ev.queues = 1;
         }

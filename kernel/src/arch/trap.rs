@@ -158,7 +158,8 @@ pub type Handler = dyn Fn(&mut TrapFrame) + Send + Sync;
 /// Handlers for device vectors (32..=255); null = none. Each points at a leaked
 /// `Box<Handler>`: handlers are installed at boot and attach time, never removed, and a
 /// replaced one may still be running on another CPU, so it is never freed.
-static HANDLERS: [AtomicPtr<Box<Handler>>; 256] = [const { AtomicPtr::new(core::ptr::null_mut()) }; 256];
+static HANDLERS: [AtomicPtr<Box<Handler>>; 256] =
+    [const { AtomicPtr::new(core::ptr::null_mut()) }; 256];
 
 /// Installs `h` for `vector` (replacing any earlier handler).
 pub fn register(vector: u8, h: impl Fn(&mut TrapFrame) + Send + Sync + 'static) {

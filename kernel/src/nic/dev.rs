@@ -4,7 +4,9 @@
 use super::hal::{DmaBlock, RegWindow};
 use alloc::vec::Vec;
 use netstack::buf::{PacketBuf, PacketPool};
-use netstack::device::{Capabilities, DeviceEvents, DeviceStats, LinkState, MacAddr, NetDevice, NetQueue};
+use netstack::device::{
+    Capabilities, DeviceEvents, DeviceStats, LinkState, MacAddr, NetDevice, NetQueue,
+};
 
 pub type EmDev = em::Em<RegWindow, DmaBlock>;
 pub type VtDev = virtio::VirtioNet<RegWindow, DmaBlock>;
@@ -64,7 +66,12 @@ impl Queue {
     pub fn refill(&mut self, pool: &mut PacketPool<DmaBlock>) -> usize {
         each!(self, q => q.refill(pool))
     }
-    pub fn rx_batch(&mut self, pool: &mut PacketPool<DmaBlock>, out: &mut Vec<PacketBuf>, max: usize) -> usize {
+    pub fn rx_batch(
+        &mut self,
+        pool: &mut PacketPool<DmaBlock>,
+        out: &mut Vec<PacketBuf>,
+        max: usize,
+    ) -> usize {
         each!(self, q => q.rx_batch(pool, out, max))
     }
     pub fn tx_batch(&mut self, batch: &mut Vec<PacketBuf>) -> usize {

@@ -8,7 +8,9 @@ use crate::pci::{Bar, Bdf, ConfigAccess, Device};
 use crate::{phys, state};
 use alloc::vec::Vec;
 use core::ops::Range;
-use netstack::hal::{self, Dma, DmaRegion, HalError, Interrupts, IrqSource, MsixRoute, PciConfig, PhysAddr};
+use netstack::hal::{
+    self, Dma, DmaRegion, HalError, Interrupts, IrqSource, MsixRoute, PciConfig, PhysAddr,
+};
 
 /// DMA memory: whole frames, physically contiguous, identity-mapped, zeroed.
 #[derive(Clone, Copy, Debug, Default)]
@@ -32,7 +34,11 @@ impl DmaBlock {
     }
 
     fn check_range(&self, r: &Range<usize>) {
-        assert!(r.start <= r.end && r.end <= self.len, "DMA range {r:?} outside a {}-byte region", self.len);
+        assert!(
+            r.start <= r.end && r.end <= self.len,
+            "DMA range {r:?} outside a {}-byte region",
+            self.len
+        );
     }
 }
 
@@ -66,13 +72,20 @@ impl DmaRegion for DmaBlock {
         // SAFETY: the range lies inside this block (checked), which is identity-mapped RAM
         // owned by this region; the driver's ownership protocol keeps the device from
         // writing a range the CPU has a slice of.
-        unsafe { core::slice::from_raw_parts((self.pa as usize + range.start) as *const u8, range.len()) }
+        unsafe {
+            core::slice::from_raw_parts((self.pa as usize + range.start) as *const u8, range.len())
+        }
     }
 
     fn bytes_mut(&mut self, range: Range<usize>) -> &mut [u8] {
         self.check_range(&range);
         // SAFETY: as in `bytes`; `&mut self` makes the slice exclusive on the CPU side.
-        unsafe { core::slice::from_raw_parts_mut((self.pa as usize + range.start) as *mut u8, range.len()) }
+        unsafe {
+            core::slice::from_raw_parts_mut(
+                (self.pa as usize + range.start) as *mut u8,
+                range.len(),
+            )
+        }
     }
 
     fn read_u8(&self, offset: usize) -> u8 {
@@ -204,7 +217,10 @@ impl PciConfig for PciFunction {
         match self.dev.bars.get(bar as usize).copied().flatten() {
             Some(Bar::Memory { addr, size, .. }) if addr != 0 && size != 0 => {
                 mem::paging::map_mmio(addr, size);
-                Ok(RegWindow { base: addr, len: size as usize })
+                Ok(RegWindow {
+                    base: addr,
+                    len: size as usize,
+                })
             }
             _ => Err(HalError::BadBar(bar)),
         }
@@ -246,7 +262,9 @@ static GSI_VECTORS: spin::Mutex<Vec<(u32, u8)>> = spin::Mutex::new(Vec::new());
 
 impl Interrupts for KernelIrqs {
     fn enable_msix<P: PciConfig>(&mut self, pci: &P, routes: &[MsixRoute]) -> Result<(), HalError> {
-        let cap = pci.find_capability(hal::pci::CAP_MSIX).ok_or(HalError::NoMsix)?;
+        let cap = pci
+            .find_capability(hal::pci::CAP_MSIX)
+            .ok_or(HalError::NoMsix)?;
         let ctl = pci.read_u16(cap + 2);
         let size = (ctl & 0x7ff) + 1;
         if routes.iter().any(|r| r.entry >= size) {
@@ -255,8 +273,10 @@ impl Interrupts for KernelIrqs {
         let table = pci.read_u32(cap + 4);
         let window = pci.map_bar((table & 7) as u8)?;
         let table_off = (table & !7) as usize;
-        let vectors: Vec<u8> =
-            routes.iter().map(|_| trap::alloc_vector().ok_or(HalError::VectorsExhausted)).collect::<Result<_, _>>()?;
+        let vectors: Vec<u8> = routes
+            .iter()
+            .map(|_| trap::alloc_vector().ok_or(HalError::VectorsExhausted))
+            .collect::<Result<_, _>>()?;
         // Function-masked while the entries are written, then enabled and unmasked.
         pci.write_u16(cap + 2, ctl | (1 << 15) | (1 << 14));
         for (r, &v) in routes.iter().zip(&vectors) {
@@ -288,7 +308,13 @@ impl Interrupts for KernelIrqs {
             }
         };
         // PCI INTx is level-triggered; QEMU's MADT overrides say active high.
-        self.plan.legacy = Some(LegacyRoute { vector, cpu, gsi: o.gsi, level: true, active_low: o.active_low });
+        self.plan.legacy = Some(LegacyRoute {
+            vector,
+            cpu,
+            gsi: o.gsi,
+            level: true,
+            active_low: o.active_low,
+        });
         let cmd = pci.read_u16(hal::pci::COMMAND);
         pci.write_u16(hal::pci::COMMAND, cmd & !(1 << 10));
         Ok(())

@@ -47,13 +47,31 @@ pub static EVENTS: [AtomicBool; MAX_NICS] = [const { AtomicBool::new(false) }; M
 
 static NICS: spin::Once<Vec<Nic>> = spin::Once::new();
 
+/// Asks for a link check of every NIC whose queue 0 CPU `cpu` services (once a second,
+/// from the timer thread). Returns whether there is any, so the caller wakes its netisr.
+pub fn link_watch(cpu: usize) -> bool {
+    let mut any = false;
+    for (i, n) in nics().iter().enumerate() {
+        if n.queue_cpus.first() == Some(&(cpu as u32)) {
+            EVENTS[i].store(true, Ordering::Release);
+            any = true;
+        }
+    }
+    any
+}
+
 /// Each CPU's netisr setup, taken once by that CPU's runtime.
 static SETUPS: spin::Once<Vec<spin::Mutex<Option<netisr::Setup>>>> = spin::Once::new();
 
 /// Probes and attaches every NIC and leaves each CPU's queues for its netisr.
 pub fn init(cfg: crate::pci::ConfigAccess, ncpus: usize) {
     let setups = attach_all(cfg, ncpus);
-    SETUPS.call_once(|| setups.into_iter().map(|s| spin::Mutex::new(Some(s))).collect());
+    SETUPS.call_once(|| {
+        setups
+            .into_iter()
+            .map(|s| spin::Mutex::new(Some(s)))
+            .collect()
+    });
 }
 
 /// CPU `cpu`'s netisr setup (once), if it owns any queue.
@@ -90,15 +108,36 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
         } else {
             continue;
         };
-        let bridge = rc.bridges.iter().find(|b| b.members.contains(&name)).map(|b| {
-            let peer = b.members.iter().find(|m| **m != name).cloned().unwrap_or_default();
-            (b.name.clone(), peer)
+        let bridge = rc
+            .bridges
+            .iter()
+            .find(|b| b.members.contains(&name))
+            .map(|b| {
+                let peer = b
+                    .members
+                    .iter()
+                    .find(|m| **m != name)
+                    .cloned()
+                    .unwrap_or_default();
+                (b.name.clone(), peer)
+            });
+        plans.push(Plan {
+            name,
+            func: PciFunction {
+                cfg,
+                dev: d.clone(),
+            },
+            cpus: Vec::new(),
+            bridge,
         });
-        plans.push(Plan { name, func: PciFunction { cfg, dev: d.clone() }, cpus: Vec::new(), bridge });
     }
     for b in &rc.bridges {
         if b.members.len() != 2 {
-            log::warn!("{}: bridges of exactly two interfaces are supported; it has {}", b.name, b.members.len());
+            log::warn!(
+                "{}: bridges of exactly two interfaces are supported; it has {}",
+                b.name,
+                b.members.len()
+            );
         }
         for m in &b.members {
             if !plans.iter().any(|p| &p.name == m) {
@@ -111,8 +150,15 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     // multiqueue NIC bridged with a single-queue one uses one pair on CPU 0 too.
     let all: Vec<u32> = (0..ncpus as u32).collect();
     for p in plans.iter_mut() {
-        let peer_single = p.bridge.as_ref().is_some_and(|(_, peer)| peer.starts_with("em"));
-        p.cpus = if p.name.starts_with("em") || peer_single { alloc::vec![0] } else { all.clone() };
+        let peer_single = p
+            .bridge
+            .as_ref()
+            .is_some_and(|(_, peer)| peer.starts_with("em"));
+        p.cpus = if p.name.starts_with("em") || peer_single {
+            alloc::vec![0]
+        } else {
+            all.clone()
+        };
     }
     let mut setups: Vec<netisr::Setup> = (0..ncpus).map(|_| netisr::Setup::default()).collect();
     let mut legacy: Vec<(LegacyRoute, Arc<dyn Fn() -> bool + Send + Sync>, usize)> = Vec::new();
@@ -125,7 +171,10 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
         }
         let mut irqs = KernelIrqs::default();
         let (mut dev, model): (Dev, &'static str) = if p.name.starts_with("em") {
-            let conf = em::EmConfig { cpu: 0, ..Default::default() };
+            let conf = em::EmConfig {
+                cpu: 0,
+                ..Default::default()
+            };
             match em::probe(&p.func, &KernelDma, &mut irqs, &conf) {
                 Ok(d) => {
                     let model = em::DEVICES
@@ -173,7 +222,10 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
             legacy.push((route, claim, index));
         }
         let queues = dev.take_queues();
-        let queue_cpus: Vec<u32> = queues.iter().map(|q| p.cpus.get(q.index() as usize).copied().unwrap_or(0)).collect();
+        let queue_cpus: Vec<u32> = queues
+            .iter()
+            .map(|q| p.cpus.get(q.index() as usize).copied().unwrap_or(0))
+            .collect();
         for (q, &cpu) in queues.into_iter().zip(&queue_cpus) {
             setups[cpu as usize].queues.push((index, q));
         }
@@ -204,7 +256,10 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     let peers: Vec<Option<usize>> = nics
         .iter()
         .map(|n| {
-            let b = rc.bridges.iter().find(|b| b.members.len() == 2 && b.members.contains(&n.name))?;
+            let b = rc
+                .bridges
+                .iter()
+                .find(|b| b.members.len() == 2 && b.members.contains(&n.name))?;
             let peer = b.members.iter().find(|m| **m != n.name)?;
             nics.iter().position(|x| &x.name == peer)
         })
@@ -220,8 +275,11 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     let mut vectors: Vec<u8> = legacy.iter().map(|(r, _, _)| r.vector).collect();
     vectors.dedup();
     for v in vectors {
-        let members: Vec<(Arc<dyn Fn() -> bool + Send + Sync>, usize)> =
-            legacy.iter().filter(|(r, _, _)| r.vector == v).map(|(_, c, i)| (c.clone(), *i)).collect();
+        let members: Vec<(Arc<dyn Fn() -> bool + Send + Sync>, usize)> = legacy
+            .iter()
+            .filter(|(r, _, _)| r.vector == v)
+            .map(|(_, c, i)| (c.clone(), *i))
+            .collect();
         trap::register(v, move |_| {
             let mut ours = false;
             for (claim, index) in &members {
@@ -243,7 +301,10 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
 
 pub fn mac_string(m: &netstack::device::MacAddr) -> String {
     let b = m.0;
-    format!("{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", b[0], b[1], b[2], b[3], b[4], b[5])
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        b[0], b[1], b[2], b[3], b[4], b[5]
+    )
 }
 
 fn offload_names(o: Offloads) -> String {
@@ -291,38 +352,77 @@ pub fn ifconfig(out: &mut dyn Write, only: Option<&str>) -> core::fmt::Result {
         }
         flags.push("SIMPLEX");
         flags.push("MULTICAST");
-        writeln!(out, "{}: flags=<{}> metric 0 mtu 1500", n.name, flags.join(","))?;
+        writeln!(
+            out,
+            "{}: flags=<{}> metric 0 mtu 1500",
+            n.name,
+            flags.join(",")
+        )?;
         writeln!(out, "\toptions=<{}>", offload_names(caps.offloads))?;
         writeln!(out, "\tether {}", mac_string(&d.mac()))?;
         if let Some(ifc) = rc.interface(&n.name) {
             for a in &ifc.inet {
-                let mask = if a.prefix_len == 0 { 0 } else { u32::MAX << (32 - a.prefix_len as u32) };
+                let mask = if a.prefix_len == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - a.prefix_len as u32)
+                };
                 let bcast = core::net::Ipv4Addr::from(u32::from(a.addr) | !mask);
-                writeln!(out, "\tinet {} netmask {mask:#010x} broadcast {bcast}", a.addr)?;
+                writeln!(
+                    out,
+                    "\tinet {} netmask {mask:#010x} broadcast {bcast}",
+                    a.addr
+                )?;
             }
             for a in &ifc.inet6 {
                 writeln!(out, "\tinet6 {} prefixlen {}", a.addr, a.prefix_len)?;
             }
         }
         let media = match link {
-            LinkState::Up { speed_mbps, full_duplex } if speed_mbps > 0 => {
-                format!("{speed_mbps}baseT <{}>", if full_duplex { "full-duplex" } else { "half-duplex" })
+            LinkState::Up {
+                speed_mbps,
+                full_duplex,
+            } if speed_mbps > 0 => {
+                format!(
+                    "{speed_mbps}baseT <{}>",
+                    if full_duplex {
+                        "full-duplex"
+                    } else {
+                        "half-duplex"
+                    }
+                )
             }
             LinkState::Up { .. } => "autoselect".into(),
             LinkState::Down => "none".into(),
         };
         writeln!(out, "\tmedia: Ethernet autoselect ({media})")?;
-        writeln!(out, "\tstatus: {}", if running { "active" } else { "no carrier" })?;
+        writeln!(
+            out,
+            "\tstatus: {}",
+            if running { "active" } else { "no carrier" }
+        )?;
         if let Some(b) = &n.bridge {
             writeln!(out, "\tmember of: {b}")?;
         }
-        writeln!(out, "\tdriver: {} <{}> at pci {}, {} queue(s) on cpu {:?}", &n.name[..n.name.len() - 1].trim_end_matches(char::is_numeric), n.model, n.bdf, caps.queues, n.queue_cpus)?;
+        writeln!(
+            out,
+            "\tdriver: {} <{}> at pci {}, {} queue(s) on cpu {:?}",
+            &n.name[..n.name.len() - 1].trim_end_matches(char::is_numeric),
+            n.model,
+            n.bdf,
+            caps.queues,
+            n.queue_cpus
+        )?;
         writeln!(
             out,
             "\tRX packets {} bytes {} errors {} missed {}",
             stats.rx_packets, stats.rx_bytes, stats.rx_errors, stats.rx_missed
         )?;
-        writeln!(out, "\tTX packets {} bytes {} errors {}", stats.tx_packets, stats.tx_bytes, stats.tx_errors)?;
+        writeln!(
+            out,
+            "\tTX packets {} bytes {} errors {}",
+            stats.tx_packets, stats.tx_bytes, stats.tx_errors
+        )?;
     }
     if !found {
         if let Some(o) = only {

@@ -38,9 +38,14 @@ pub struct NetisrStats {
 }
 
 /// Counters of each CPU's netisr, by CPU index.
-pub static STATS: [NetisrStats; crate::arch::percpu::MAX_CPUS] =
-    [const { NetisrStats { rx: AtomicU64::new(0), forwarded: AtomicU64::new(0), dropped: AtomicU64::new(0), polls: AtomicU64::new(0) } };
-        crate::arch::percpu::MAX_CPUS];
+pub static STATS: [NetisrStats; crate::arch::percpu::MAX_CPUS] = [const {
+    NetisrStats {
+        rx: AtomicU64::new(0),
+        forwarded: AtomicU64::new(0),
+        dropped: AtomicU64::new(0),
+        polls: AtomicU64::new(0),
+    }
+}; crate::arch::percpu::MAX_CPUS];
 
 pub struct Netisr {
     cpu: usize,
@@ -86,7 +91,9 @@ impl Netisr {
         let mut busy = false;
         for i in 0..self.queues.len() {
             let nic = self.queues[i].0;
-            let n = self.queues[i].1.rx_batch(&mut self.pool, &mut self.rx, BATCH);
+            let n = self.queues[i]
+                .1
+                .rx_batch(&mut self.pool, &mut self.rx, BATCH);
             self.queues[i].1.refill(&mut self.pool);
             if n == 0 {
                 continue;
@@ -105,9 +112,13 @@ impl Netisr {
             if let Some(o) = out {
                 let before = self.rx.len();
                 self.queues[o].1.tx_batch(&mut self.rx);
-                stats.forwarded.fetch_add((before - self.rx.len()) as u64, Ordering::Relaxed);
+                stats
+                    .forwarded
+                    .fetch_add((before - self.rx.len()) as u64, Ordering::Relaxed);
             }
-            stats.dropped.fetch_add(self.rx.len() as u64, Ordering::Relaxed);
+            stats
+                .dropped
+                .fetch_add(self.rx.len() as u64, Ordering::Relaxed);
             self.pool.free_all(&mut self.rx);
         }
         for (_, q) in self.queues.iter_mut() {
@@ -129,7 +140,11 @@ impl Netisr {
             let ev = d.poll_events();
             let after = d.link().is_up();
             if ev.link_changed && before != after {
-                log::info!("{}: link state changed to {}", n.name, if after { "UP" } else { "DOWN" });
+                log::info!(
+                    "{}: link state changed to {}",
+                    n.name,
+                    if after { "UP" } else { "DOWN" }
+                );
             }
         }
     }
