@@ -522,8 +522,9 @@ impl<'f, M, D: Doorbell> Endpoint<'f, M, D> {
                 self.fabric.received[me].0[src].store(self.received[src], Ordering::Relaxed);
             }
             if taken == budget {
-                // Resume here next time, so a busy source cannot starve the others.
-                self.next_src = src;
+                // Start with the next source next time, so a busy source cannot starve the
+                // others.
+                self.next_src = (src + 1) % n;
                 return taken;
             }
         }

@@ -149,6 +149,31 @@ fn messages_visible_at_flush() {
     assert_eq!(got, vec![1, 0, 1, 2, 3, 4, 5, 6, 7]);
 }
 
+/// A source that always has more cannot starve the others when drains are budgeted.
+#[test]
+fn budgeted_drains_go_round_robin() {
+    let fabric = Fabric::new(3, size(8, 4), ParkBell::new(3));
+    let mut a = fabric.endpoint(cpu(0)).unwrap();
+    let mut b = fabric.endpoint(cpu(1)).unwrap();
+    let mut rx = fabric.endpoint(cpu(2)).unwrap();
+    let mut from = Vec::new();
+    for round in 0..4u32 {
+        for m in 0..6 {
+            a.try_send(cpu(2), round * 10 + m).unwrap();
+        }
+        assert!(a.flush());
+        if round == 0 {
+            b.try_send(cpu(2), 100).unwrap();
+            assert!(b.flush());
+        }
+        rx.drain(4, |src, _| from.push(src.0));
+    }
+    assert!(
+        from[..8].contains(&1),
+        "CPU 1's message waited behind CPU 0's backlog: {from:?}"
+    );
+}
+
 #[test]
 fn one_endpoint_per_cpu() {
     let fabric: Fabric<u8, _> = Fabric::new(2, size(1, 1), ParkBell::new(2));
