@@ -290,7 +290,11 @@ impl Topology {
         use std::io::{BufRead, BufReader};
         let mut srv = server.spawn(&["iperf3", "-s", "-1", "--forceflush", "-B", server.addr4()]);
         // Wait for the server's own "listening" line, not a fixed time.
-        let out = srv.stdout.take().ok_or("no iperf3 stdout")?;
+        let Some(out) = srv.stdout.take() else {
+            let _ = srv.kill();
+            let _ = srv.wait();
+            return Err("no iperf3 stdout".into());
+        };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {

@@ -271,7 +271,7 @@ extern "C" fn trap_dispatch(frame: &mut TrapFrame) {
     let h = HANDLERS[v].load(Ordering::Acquire);
     if !h.is_null() {
         // SAFETY: only `register` stores here: a leaked, never-freed box.
-        let h: &Box<Handler> = unsafe { &*h };
+        let h: &Handler = unsafe { &**h };
         h(frame);
     }
     // Spurious vectors (the masked 8259's, the LAPIC's 0xff) take no EOI.

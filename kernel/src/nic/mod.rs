@@ -24,6 +24,9 @@ use hal::{KernelDma, KernelIrqs, LegacyRoute, PciFunction};
 use netstack::device::{LinkState, Offloads};
 use netstack::hal::IrqSource;
 
+/// A legacy interrupt handler's check "was it this device?" (which also masks it).
+type Claim = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// Most NICs attached.
 pub const MAX_NICS: usize = 16;
 
@@ -161,7 +164,7 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
         };
     }
     let mut setups: Vec<netisr::Setup> = (0..ncpus).map(|_| netisr::Setup::default()).collect();
-    let mut legacy: Vec<(LegacyRoute, Arc<dyn Fn() -> bool + Send + Sync>, usize)> = Vec::new();
+    let mut legacy: Vec<(LegacyRoute, Claim, usize)> = Vec::new();
     let mut nics = Vec::new();
     for p in plans {
         let index = nics.len();
@@ -209,7 +212,7 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
             });
         }
         if let Some(route) = irqs.plan.legacy {
-            let claim: Arc<dyn Fn() -> bool + Send + Sync> = match &dev {
+            let claim: Claim = match &dev {
                 Dev::Em(d) => {
                     let g = d.irq_gate();
                     Arc::new(move || g.claim())
@@ -275,7 +278,7 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     let mut vectors: Vec<u8> = legacy.iter().map(|(r, _, _)| r.vector).collect();
     vectors.dedup();
     for v in vectors {
-        let members: Vec<(Arc<dyn Fn() -> bool + Send + Sync>, usize)> = legacy
+        let members: Vec<(Claim, usize)> = legacy
             .iter()
             .filter(|(r, _, _)| r.vector == v)
             .map(|(_, c, i)| (c.clone(), *i))
