@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use dummynet::queue::Queued;
-use dummynet::sched::{Discipline, FqCodelParams, SchedKind};
+use dummynet::sched::{Discipline, FqCodelParams, FqPieParams, SchedKind};
 use dummynet::{execute, DnTag, Dummynet, FlowKey, Packet, Target, Time};
 
 #[derive(Clone, Copy)]
@@ -33,7 +33,7 @@ impl Packet for BenchPacket {
     fn mark_dummynet_done(&mut self, _tag: DnTag) {}
 }
 
-const KINDS: [&str; 4] = ["fifo", "wf2q+", "qfq", "fq_codel"];
+const KINDS: [&str; 5] = ["fifo", "wf2q+", "qfq", "fq_codel", "fq_pie"];
 const BACKLOG_PER_FLOW: u64 = 4;
 
 fn keys(flows: u32) -> Vec<FlowKey> {
@@ -117,9 +117,10 @@ fn discipline(c: &mut Criterion) {
                 "fifo" => SchedKind::Fifo,
                 "wf2q+" => SchedKind::Wf2qPlus,
                 "qfq" => SchedKind::Qfq,
+                "fq_pie" => SchedKind::FqPie(FqPieParams::default()),
                 _ => SchedKind::FqCodel(FqCodelParams::default()),
             };
-            let mut d: Discipline<BenchPacket> = Discipline::new(&k);
+            let mut d: Discipline<BenchPacket> = Discipline::new(&k, 1);
             let ks = keys(flows);
             let hashes: Vec<u32> = ks.iter().map(|k| k.hash64(7) as u32).collect();
             for q in 0..flows {
@@ -138,7 +139,7 @@ fn discipline(c: &mut Criterion) {
             };
             for _ in 0..BACKLOG_PER_FLOW {
                 for q in 0..flows as usize {
-                    d.enqueue(item(q, 0), &mut drops);
+                    d.enqueue(item(q, 0), 0, &mut drops);
                 }
             }
             let ord = order(flows);
@@ -147,7 +148,7 @@ fn discipline(c: &mut Criterion) {
             g.bench_function(BenchmarkId::new(kind, flows), |b| {
                 b.iter(|| {
                     now += 1000;
-                    d.enqueue(item(ord[i], now), &mut drops);
+                    d.enqueue(item(ord[i], now), now, &mut drops);
                     i = (i + 1) % ord.len();
                     let out = d.dequeue(now, &mut drops);
                     black_box(out.map(|x| x.len));

@@ -67,6 +67,7 @@ pub enum Aqm {
     /// and `2 * max_th` instead of jumping to 1.
     Gred(RedParams),
     Codel(CodelParams),
+    Pie(crate::pie::PieParams),
 }
 
 /// RED's running state for one queue.

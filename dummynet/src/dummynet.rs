@@ -18,7 +18,8 @@ use crate::time::Time;
 /// What happened to a packet offered to dummynet.
 #[derive(Debug)]
 pub enum Verdict<P> {
-    /// Dummynet holds the packet; it comes back from [`Dummynet::drain`].
+    /// Dummynet holds the packet; it comes back from [`Dummynet::drain`] unless an AQM
+    /// drops it later (CoDel at dequeue, FQ-PIE at arrival), which the statistics count.
     Accepted,
     /// Refused; the packet is handed back so its buffer can be recycled.
     Dropped(P, DropReason),
@@ -48,16 +49,19 @@ pub struct Sched<P> {
     index: FlowTable,
     /// Instances holding packets; `drain` visits only these.
     active: Vec<u32>,
+    /// Seeds the random draws of this scheduler's instances (FQ-PIE).
+    seed: u64,
 }
 
 impl<P: Packet> Sched<P> {
-    fn new(cfg: SchedConfig, link: LinkConfig) -> Self {
+    fn new(cfg: SchedConfig, link: LinkConfig, seed: u64) -> Self {
         Sched {
             cfg,
             link,
             instances: Vec::new(),
             index: FlowTable::with_buckets(cfg.buckets as usize),
             active: Vec::new(),
+            seed,
         }
     }
 
@@ -89,6 +93,7 @@ impl<P: Packet> Sched<P> {
                     &self.link,
                     64,
                     now_ns,
+                    self.seed,
                 ));
             }
             return Some(0);
@@ -101,8 +106,14 @@ impl<P: Packet> Sched<P> {
             return None;
         }
         let i = self.instances.len() as u32;
-        self.instances
-            .push(Instance::new(k, &self.cfg.kind, &self.link, 64, now_ns));
+        self.instances.push(Instance::new(
+            k,
+            &self.cfg.kind,
+            &self.link,
+            64,
+            now_ns,
+            self.seed ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        ));
         self.index.insert(0, k, i);
         Some(i)
     }
@@ -124,6 +135,7 @@ pub struct Dummynet<P> {
     pub(crate) scheds: BTreeMap<u32, Sched<P>>,
     pub(crate) flowsets: BTreeMap<FlowsetId, FlowsetConfig>,
     rng: Rng,
+    seed: u64,
 }
 
 impl<P: Packet> Dummynet<P> {
@@ -134,7 +146,14 @@ impl<P: Packet> Dummynet<P> {
             scheds: BTreeMap::new(),
             flowsets: BTreeMap::new(),
             rng: Rng::new(seed),
+            seed,
         }
+    }
+
+    /// Scheduler `n`'s own seed: independent of the loss stream and of the order in
+    /// which objects were configured.
+    fn sched_seed(&self, n: u32) -> u64 {
+        Rng::new(self.seed ^ u64::from(n).rotate_left(32)).next_u64()
     }
 
     // ---- configuration -------------------------------------------------------
@@ -160,7 +179,8 @@ impl<P: Packet> Dummynet<P> {
                 }
             }
             None => {
-                self.scheds.insert(n, Sched::new(sched_cfg, pipe.link));
+                self.scheds
+                    .insert(n, Sched::new(sched_cfg, pipe.link, self.sched_seed(n)));
             }
         }
     }
@@ -175,7 +195,8 @@ impl<P: Packet> Dummynet<P> {
                 s.reset();
             }
             None => {
-                self.scheds.insert(n, Sched::new(cfg, link));
+                self.scheds
+                    .insert(n, Sched::new(cfg, link, self.sched_seed(n)));
             }
         }
     }

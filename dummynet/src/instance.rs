@@ -9,6 +9,7 @@ use crate::aqm::Aqm;
 use crate::link::{Link, LinkConfig};
 use crate::mask::FlowTable;
 use crate::packet::{DnTag, FlowKey, Packet, Target};
+use crate::pie::PieVerdict;
 use crate::queue::{FlowQueue, FlowsetConfig, FlowsetId, QueueStats, Queued};
 use crate::sched::{Discipline, SchedKind};
 
@@ -33,6 +34,8 @@ pub enum DropReason {
     QueueFull,
     /// RED/GRED early drop.
     Red,
+    /// PIE early drop.
+    Pie,
     /// A new flow would exceed [`MAX_FLOWS`] queues or instances.
     TooManyFlows,
 }
@@ -72,10 +75,11 @@ impl<P: Packet> Instance<P> {
         link: &LinkConfig,
         buckets: usize,
         now_ns: u64,
+        seed: u64,
     ) -> Self {
         Instance {
             key,
-            disc: Discipline::new(kind),
+            disc: Discipline::new(kind, seed),
             queues: Vec::new(),
             qindex: FlowTable::with_buckets(buckets),
             link: Link::new(link, now_ns),
@@ -116,10 +120,11 @@ impl<P: Packet> Instance<P> {
     pub fn is_idle(&self) -> bool {
         self.disc.is_empty() && self.delay_line.is_empty()
     }
-    /// FQ-CoDel's own counters, if this instance runs FQ-CoDel.
-    pub fn fq_codel_stats(&self) -> Option<crate::sched::fq_codel::FqCodelStats> {
+    /// FQ-CoDel's or FQ-PIE's own counters, if this instance runs one of them.
+    pub fn fq_stats(&self) -> Option<crate::sched::fq::FqStats> {
         match &self.disc {
             Discipline::FqCodel(s) => Some(s.stats),
+            Discipline::FqPie(s) => Some(s.stats),
             _ => None,
         }
     }
@@ -147,6 +152,7 @@ impl<P: Packet> Instance<P> {
             stats: QueueStats::default(),
             red: Default::default(),
             codel: Default::default(),
+            pie: Default::default(),
             aqm: fs.aqm,
         });
         self.qindex.insert(tag, key, q);
@@ -174,7 +180,7 @@ impl<P: Packet> Instance<P> {
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn enqueue(
         &mut self,
-        pkt: P,
+        mut pkt: P,
         key: &FlowKey,
         fs_id: FlowsetId,
         fs: &FlowsetConfig,
@@ -216,6 +222,13 @@ impl<P: Packet> Instance<P> {
                 {
                     verdict = Some(DropReason::Red);
                 }
+            } else if let Aqm::Pie(p) = fs.aqm {
+                let draw = rng.next_u64() >> 32;
+                match qs.pie.on_arrival(&p, now, qs.stats.len_bytes, draw) {
+                    PieVerdict::Accept => {}
+                    PieVerdict::Mark if pkt.set_ecn_ce() => {}
+                    PieVerdict::Mark | PieVerdict::Drop => verdict = Some(DropReason::Pie),
+                }
             }
         }
         if let Some(reason) = verdict {
@@ -237,6 +250,7 @@ impl<P: Packet> Instance<P> {
                 q,
                 hash,
             },
+            now,
             &mut self.drops,
         );
         self.settle_drops();
@@ -256,20 +270,32 @@ impl<P: Packet> Instance<P> {
             let qs = &mut self.queues[item.q as usize];
             qs.stats.len_pkts -= 1;
             qs.stats.len_bytes -= u64::from(item.len);
-            if let Aqm::Codel(p) = qs.aqm {
-                let sojourn = t.saturating_sub(item.enq_ns);
-                if qs.codel.on_dequeue(&p, t, sojourn, qs.stats.len_bytes) {
-                    let mut item = item;
-                    if !(p.ecn && item.pkt.set_ecn_ce()) {
-                        qs.stats.drops += 1;
-                        self.stats.drops += 1;
+            let sojourn = t.saturating_sub(item.enq_ns);
+            let emptied = qs.stats.len_pkts == 0;
+            match qs.aqm {
+                Aqm::Codel(p) => {
+                    let drop = qs.codel.on_dequeue(&p, t, sojourn, qs.stats.len_bytes);
+                    if emptied {
+                        qs.codel.on_empty();
+                    }
+                    if drop {
+                        let mut item = item;
+                        if !(p.ecn && item.pkt.set_ecn_ce()) {
+                            qs.stats.drops += 1;
+                            self.stats.drops += 1;
+                            continue;
+                        }
+                        self.send(link, item);
                         continue;
                     }
-                    self.send(link, item);
-                    continue;
                 }
-            } else if qs.stats.len_pkts == 0 {
-                qs.codel.on_empty();
+                Aqm::Pie(_) => {
+                    qs.pie.on_dequeue(sojourn);
+                    if emptied {
+                        qs.pie.on_empty();
+                    }
+                }
+                _ => {}
             }
             self.send(link, item);
         }

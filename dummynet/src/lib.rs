@@ -5,8 +5,8 @@
 //! - [`packet`]: the `Packet` trait the netstack buffer implements, flow keys, targets.
 //! - [`mask`]: flow masks and the table of dynamic queues/instances they create.
 //! - [`queue`]: flowsets (`queue N`, a pipe's own queue) and their per-flow queues.
-//! - [`aqm`]: queue limits, RED/GRED, CoDel.
-//! - [`sched`]: FIFO, WF2Q+, QFQ, RR (DRR), FQ-CoDel.
+//! - [`aqm`]: queue limits, RED/GRED, CoDel; [`pie`]: PIE.
+//! - [`sched`]: FIFO, WF2Q+, QFQ, RR (DRR), FQ-CoDel, FQ-PIE.
 //! - [`link`]: exact serialisation at `bw`, burst, propagation delay.
 //! - [`instance`]: one link + scheduler + queues + delay line.
 //! - [`dummynet`]: the object store and datapath calls `enqueue` / `drain` / `next_wakeup`.
@@ -49,6 +49,7 @@ pub mod instance;
 pub mod link;
 pub mod mask;
 pub mod packet;
+pub mod pie;
 pub mod queue;
 pub mod rng;
 pub mod sched;

@@ -77,6 +77,7 @@ pub struct FlowQueue {
     pub stats: QueueStats,
     pub red: RedState,
     pub codel: CodelState,
+    pub pie: crate::pie::PieState,
     /// The flowset's queue management, copied when the queue is created.
     pub aqm: Aqm,
 }

@@ -9,7 +9,7 @@ use dummynet::rng::Rng;
 use dummynet::{Dummynet, Target, Time};
 use std::collections::HashSet;
 
-const KINDS: [&str; 5] = ["fifo", "wf2q+", "qfq", "rr", "fq_codel"];
+const KINDS: [&str; 6] = ["fifo", "wf2q+", "qfq", "rr", "fq_codel", "fq_pie"];
 
 fn random_run(kind: &str, seed: u64) {
     let mut rng = Rng::new(seed);

@@ -149,6 +149,8 @@ fn syntax_variants_are_accepted() {
         "sched 3 config pipe 3 type qfq",
         "sched 4 config type rr",
         "sched 5 config type fq_codel flows 64 limit 1000 quantum 300 noecn",
+        "sched 6 config type fq_pie target 15ms tupdate 15ms alpha 0.125 beta 1.25 max_burst 150ms max_ecnth 0.99 quantum 1514 limit 10240 flows 1024 ecn capdrop derand ts",
+        "pipe 8 config bw 10Mbit/s queue 100 pie target 20ms ecn noderand",
         "queue 7 config pipe 3 weight 100 queue 100KBytes plr 0.001",
         "   # a comment line",
         "",
@@ -238,9 +240,14 @@ fn bad_input_gives_clear_errors() {
             "unknown pipe option `wobble`",
         ),
         (
-            "pipe 1 config pie",
+            "pipe 1 config pie dre",
             ErrorKind::Syntax,
-            "pie AQM is not supported",
+            "(dre) is not supported; use ts",
+        ),
+        (
+            "pipe 1 config pie tupdate 0ms",
+            ErrorKind::Range,
+            "tupdate must be above 0",
         ),
         (
             "pipe 1 1 config",
@@ -268,9 +275,19 @@ fn bad_input_gives_clear_errors() {
             "unknown sched type `sfq`",
         ),
         (
-            "sched 1 config type fq_pie",
+            "sched 1 config type fq_pie interval 5ms",
             ErrorKind::Syntax,
-            "fq_pie is not supported",
+            "`interval` is an fq_codel option",
+        ),
+        (
+            "sched 1 config type fq_codel tupdate 5ms",
+            ErrorKind::Syntax,
+            "`tupdate` is an fq_pie option",
+        ),
+        (
+            "sched 1 config type fq_pie beta 9",
+            ErrorKind::Range,
+            "beta must be between 0 and 7",
         ),
         (
             "sched 1 config pipe 2",
@@ -280,7 +297,7 @@ fn bad_input_gives_clear_errors() {
         (
             "sched 1 config type wf2q+ target 5ms",
             ErrorKind::Syntax,
-            "`target` is an fq_codel option",
+            "`target` is an fq_codel/fq_pie option",
         ),
         ("pipe 9 show", ErrorKind::NotFound, "pipe 9 does not exist"),
         (

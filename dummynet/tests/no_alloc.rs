@@ -33,7 +33,7 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn steady_state_enqueue_and_drain_do_not_allocate() {
-    for kind in ["fifo", "wf2q+", "qfq", "rr", "fq_codel"] {
+    for kind in ["fifo", "wf2q+", "qfq", "rr", "fq_codel", "fq_pie"] {
         for flows in [1u32, 1024] {
             let mut dn: Dummynet<TestPacket> = Dummynet::new(1);
             config(

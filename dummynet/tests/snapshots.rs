@@ -220,3 +220,19 @@ fn codel_aqm_on_a_fifo_pipe() {
         &["pipe show"],
     );
 }
+
+#[test]
+fn fq_pie_overload() {
+    let a = traffic(8, &[Target::Queue(1)], 5, 3, 800);
+    record(
+        "fq_pie_overload",
+        &[
+            "pipe 1 config bw 4Mbit/s delay 10",
+            "sched 1 config pipe 1 type fq_pie target 10ms tupdate 10ms limit 300 flows 16",
+            "queue 1 config pipe 1",
+        ],
+        a,
+        4,
+        &["sched show", "queue show"],
+    );
+}

@@ -1,10 +1,12 @@
 //! dnctl command lines to commands. The grammar (dnctl(8), ipfw(8)):
 //!
 //! ```text
-//! [dnctl] [-q] pipe  N config pipe-opts…      bw delay burst plr queue droptail|red|gred|codel
+//! [dnctl] [-q] pipe  N config pipe-opts…      bw delay burst plr queue droptail|red|gred|codel|pie
 //!                                             noerror buckets mask
 //! [dnctl] [-q] sched N config sched-opts…     type pipe mask buckets + fq_codel's
 //!                                             target interval quantum limit flows ecn|noecn
+//!                                             or fq_pie's target tupdate alpha beta max_burst
+//!                                             max_ecnth capdrop derand ts (+ quantum…)
 //! [dnctl] [-q] queue N config queue-opts…     pipe|sched weight queue plr buckets mask
 //!                                             droptail|red|gred|codel
 //! [dnctl] {pipe|sched|queue} [N…] {show|list|delete}   (also `pipe show N…`)
@@ -12,6 +14,7 @@
 //! ```
 
 use alloc::format;
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use super::value::*;
@@ -19,7 +22,8 @@ use crate::aqm::{Aqm, CodelParams, QueueLimit, RedParams, ONE_Q32};
 use crate::error::Error;
 use crate::link::LinkConfig;
 use crate::mask::FlowMask;
-use crate::sched::{FqCodelParams, SchedKind};
+use crate::pie::PieParams;
+use crate::sched::{FqCodelParams, FqPieParams, SchedKind};
 use crate::time::Bandwidth;
 
 /// The three kinds of dummynet object.
@@ -244,9 +248,17 @@ fn queue_option(t: &mut Tokens<'_>, opt: &str, q: &mut QueueOpts) -> Result<bool
         }
         "codel" => q.aqm = Aqm::Codel(parse_codel(t)?),
         "pie" => {
-            return Err(Error::syntax(
-                "the pie AQM is not supported yet; use codel, red or droptail",
-            ))
+            let mut p = PieParams::default();
+            while let Some(o) = t.peek() {
+                // The PIE options right after `pie` belong to it.
+                let save = t.pos;
+                t.next();
+                if !pie_option(t, o, &mut p)? {
+                    t.pos = save;
+                    break;
+                }
+            }
+            q.aqm = Aqm::Pie(p);
         }
         // Drops are never reported to the sender here, so `noerror` is the only mode.
         "noerror" => {}
@@ -303,32 +315,51 @@ fn parse_pipe_opts(t: &mut Tokens<'_>) -> Result<PipeOpts, Error> {
     Ok(p)
 }
 
+/// A PIE option (shared by the `pie` AQM and `type fq_pie`); false if `opt` is not one.
+fn pie_option(t: &mut Tokens<'_>, opt: &str, p: &mut PieParams) -> Result<bool, Error> {
+    match opt {
+        "target" => p.target_ns = parse_time_ns(t.value(opt)?, "target")?,
+        "tupdate" => {
+            p.tupdate_ns = parse_time_ns(t.value(opt)?, "tupdate")?;
+            if p.tupdate_ns == 0 {
+                return Err(Error::range("tupdate must be above 0"));
+            }
+        }
+        "alpha" => p.alpha_q32 = parse_fixed_q32(t.value(opt)?, "alpha", 7)?,
+        "beta" => p.beta_q32 = parse_fixed_q32(t.value(opt)?, "beta", 7)?,
+        "max_burst" => p.max_burst_ns = parse_time_ns(t.value(opt)?, "max_burst")?,
+        "max_ecnth" => p.max_ecnth_q32 = parse_probability_q32(t.value(opt)?, "max_ecnth")?,
+        "ecn" | "noecn" => p.ecn = opt == "ecn",
+        "capdrop" | "nocapdrop" => p.capdrop = opt == "capdrop",
+        "derand" | "noderand" => p.derand = opt == "derand",
+        // Queueing delay from timestamps is the only estimator here.
+        "ts" => {}
+        "dre" => {
+            return Err(Error::syntax(
+                "pie: departure-rate estimation (dre) is not supported; use ts",
+            ))
+        }
+        "onoff" => return Err(Error::syntax("pie: onoff is not supported")),
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
 fn parse_sched_opts(t: &mut Tokens<'_>, n: u32) -> Result<SchedOpts, Error> {
     let mut s = SchedOpts {
         buckets: 64,
         ..Default::default()
     };
-    let mut fq = FqCodelParams::default();
-    let mut fq_opt_seen: Option<&str> = None;
+    let mut kind_name: Option<String> = None;
+    let mut codel = FqCodelParams::default();
+    let mut pie = FqPieParams::default();
+    // Options only one of the two FQ schedulers takes, to reject them on the other.
+    let mut codel_only: Option<&str> = None;
+    let mut pie_only: Option<&str> = None;
+    let mut fq_any: Option<&str> = None;
     while let Some(opt) = t.next() {
         match opt {
-            "type" => {
-                s.kind = match t.value(opt)?.to_ascii_lowercase().as_str() {
-                    "fifo" => SchedKind::Fifo,
-                    "wf2q+" | "wf2q" => SchedKind::Wf2qPlus,
-                    "rr" | "drr" => SchedKind::Rr,
-                    "qfq" => SchedKind::Qfq,
-                    "fq_codel" => SchedKind::FqCodel(fq),
-                    "fq_pie" => {
-                        return Err(Error::syntax("sched type fq_pie is not supported yet"))
-                    }
-                    other => {
-                        return Err(Error::syntax(format!(
-                            "unknown sched type `{other}` (fifo, wf2q+, rr, qfq, fq_codel)"
-                        )))
-                    }
-                }
-            }
+            "type" => kind_name = Some(t.value(opt)?.to_ascii_lowercase()),
             "pipe" => {
                 let p = parse_u32_in(t.value(opt)?, "pipe number", 1, crate::DN_MAX_ID - 1)?;
                 if p != n {
@@ -340,39 +371,88 @@ fn parse_sched_opts(t: &mut Tokens<'_>, n: u32) -> Result<SchedOpts, Error> {
             }
             "mask" => s.mask = parse_mask(t)?,
             "buckets" => s.buckets = parse_u32_in(t.value(opt)?, "buckets", 1, 65536)?,
+            "quantum" | "limit" | "flows" => {
+                let v = t.value(opt)?;
+                let (q, l, f) = match opt {
+                    "quantum" => (Some(parse_u32_in(v, "quantum", 1, 65536)?), None, None),
+                    "limit" => (None, Some(parse_u32_in(v, "limit", 1, 1 << 20)?), None),
+                    _ => (None, None, Some(parse_u32_in(v, "flows", 1, 65536)?)),
+                };
+                for (qq, ll, ff) in [
+                    (
+                        &mut codel.quantum_bytes,
+                        &mut codel.limit_pkts,
+                        &mut codel.flows,
+                    ),
+                    (&mut pie.quantum_bytes, &mut pie.limit_pkts, &mut pie.flows),
+                ] {
+                    if let Some(x) = q {
+                        *qq = x;
+                    }
+                    if let Some(x) = l {
+                        *ll = x;
+                    }
+                    if let Some(x) = f {
+                        *ff = x;
+                    }
+                }
+                fq_any = Some(opt);
+            }
             "target" => {
-                fq.codel.target_ns = parse_time_ns(t.value(opt)?, "target")?;
-                fq_opt_seen = Some("target");
-            }
-            "interval" => {
-                fq.codel.interval_ns = parse_time_ns(t.value(opt)?, "interval")?;
-                fq_opt_seen = Some("interval");
-            }
-            "quantum" => {
-                fq.quantum_bytes = parse_u32_in(t.value(opt)?, "quantum", 1, 65536)?;
-                fq_opt_seen = Some("quantum");
-            }
-            "limit" => {
-                fq.limit_pkts = parse_u32_in(t.value(opt)?, "limit", 1, 1 << 20)?;
-                fq_opt_seen = Some("limit");
-            }
-            "flows" => {
-                fq.flows = parse_u32_in(t.value(opt)?, "flows", 1, 65536)?;
-                fq_opt_seen = Some("flows");
+                let v = t.value(opt)?;
+                codel.codel.target_ns = parse_time_ns(v, "target")?;
+                pie.pie.target_ns = codel.codel.target_ns;
+                fq_any = Some(opt);
             }
             "ecn" | "noecn" => {
-                fq.codel.ecn = opt == "ecn";
-                fq_opt_seen = Some(opt);
+                codel.codel.ecn = opt == "ecn";
+                pie.pie.ecn = opt == "ecn";
+                fq_any = Some(opt);
             }
-            _ => return Err(Error::syntax(format!("unknown sched option `{opt}`"))),
+            "interval" => {
+                codel.codel.interval_ns = parse_time_ns(t.value(opt)?, "interval")?;
+                codel_only = Some(opt);
+            }
+            _ => {
+                if !pie_option(t, opt, &mut pie.pie)? {
+                    return Err(Error::syntax(format!("unknown sched option `{opt}`")));
+                }
+                pie_only = Some(opt);
+            }
         }
     }
-    match &mut s.kind {
-        SchedKind::FqCodel(p) => *p = fq,
-        _ => {
-            if let Some(o) = fq_opt_seen {
+    s.kind = match kind_name.as_deref().unwrap_or("fifo") {
+        "fifo" => SchedKind::Fifo,
+        "wf2q+" | "wf2q" => SchedKind::Wf2qPlus,
+        "rr" | "drr" => SchedKind::Rr,
+        "qfq" => SchedKind::Qfq,
+        "fq_codel" => SchedKind::FqCodel(codel),
+        "fq_pie" => SchedKind::FqPie(pie),
+        other => {
+            return Err(Error::syntax(format!(
+                "unknown sched type `{other}` (fifo, wf2q+, rr, qfq, fq_codel, fq_pie)"
+            )))
+        }
+    };
+    match s.kind {
+        SchedKind::FqCodel(_) => {
+            if let Some(o) = pie_only {
                 return Err(Error::syntax(format!(
-                    "`{o}` is an fq_codel option; add `type fq_codel`"
+                    "`{o}` is an fq_pie option, not an fq_codel one"
+                )));
+            }
+        }
+        SchedKind::FqPie(_) => {
+            if let Some(o) = codel_only {
+                return Err(Error::syntax(format!(
+                    "`{o}` is an fq_codel option, not an fq_pie one"
+                )));
+            }
+        }
+        _ => {
+            if let Some(o) = fq_any.or(codel_only).or(pie_only) {
+                return Err(Error::syntax(format!(
+                    "`{o}` is an fq_codel/fq_pie option; add `type fq_codel` or `type fq_pie`"
                 )));
             }
         }

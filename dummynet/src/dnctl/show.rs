@@ -48,6 +48,7 @@ fn aqm_text(aqm: &Aqm) -> String {
             p.max_th,
             prob(p.max_p_q32)
         ),
+        Aqm::Pie(p) => alloc::format!("pie {}", pie_text(p)),
         Aqm::Codel(c) => alloc::format!(
             "codel target {} interval {} {}",
             ms(c.target_ns),
@@ -55,6 +56,21 @@ fn aqm_text(aqm: &Aqm) -> String {
             if c.ecn { "ECN" } else { "NoECN" }
         ),
     }
+}
+
+fn pie_text(p: &crate::pie::PieParams) -> String {
+    alloc::format!(
+        "target {} tupdate {} alpha {} beta {} max_burst {} max_ecnth {} {} {} {}",
+        ms(p.target_ns),
+        ms(p.tupdate_ns),
+        prob(p.alpha_q32),
+        prob(p.beta_q32),
+        ms(p.max_burst_ns),
+        prob(p.max_ecnth_q32),
+        if p.ecn { "ECN" } else { "NoECN" },
+        if p.capdrop { "CapDrop" } else { "NoCapDrop" },
+        if p.derand { "Derand" } else { "NoDerand" }
+    )
 }
 
 fn mask_line(out: &mut String, m: &FlowMask) {
@@ -194,6 +210,16 @@ fn sched_lines<P: Packet>(out: &mut String, n: u32, s: &Sched<P>, of_pipe: bool)
         active
     );
     mask_line(out, &cfg.mask);
+    if let SchedKind::FqPie(p) = cfg.kind {
+        let _ = writeln!(
+            out,
+            " FQ_PIE {} quantum {} limit {} flows {}",
+            pie_text(&p.pie),
+            p.quantum_bytes,
+            p.limit_pkts,
+            p.flows
+        );
+    }
     if let SchedKind::FqCodel(p) = cfg.kind {
         let _ = writeln!(
             out,

@@ -84,6 +84,22 @@ pub fn parse_probability_q32(s: &str, what: &str) -> Result<u64, Error> {
         .min(u128::from(ONE_Q32)) as u64)
 }
 
+/// A non-negative decimal up to `max` as 32.32 fixed point (PIE's alpha and beta).
+pub fn parse_fixed_q32(s: &str, what: &str, max: u64) -> Result<u64, Error> {
+    let ((mant, dec), rest) =
+        decimal_prefix(s).ok_or_else(|| Error::syntax(format!("{what}: bad number `{s}`")))?;
+    if !rest.is_empty() {
+        return Err(Error::syntax(format!("{what}: bad number `{s}`")));
+    }
+    let den = pow10(dec);
+    if mant > u128::from(max) * den {
+        return Err(Error::range(format!(
+            "{what} must be between 0 and {max}, got {s}"
+        )));
+    }
+    Ok(((mant << 32) / den) as u64)
+}
+
 /// A bandwidth: `30Byte/s`, `1MByte/s`, `10Mb`, `10Mbit/s`, `1.5Gbit/s`, `0`.
 /// Multipliers are decimal (K = 1000), as in FreeBSD.
 pub fn parse_bandwidth(s: &str) -> Result<Bandwidth, Error> {

@@ -4,12 +4,15 @@
 //! - [`wf2q`]: WF2Q+, weighted fair, O(log n).
 //! - [`qfq`]: Quick Fair Queueing, weighted fair, O(1).
 //! - [`drr`]: deficit round robin (`rr`).
-//! - [`fq_codel`]: FQ-CoDel, hashed flows with CoDel each.
+//! - [`fq`]: flow queueing (hashed flows, DRR, per-flow AQM), under
+//!   [`fq_codel`] (CoDel per flow) and [`fq_pie`] (PIE per flow).
 //! - [`heap`]: the wrap-around virtual-time heap WF2Q+ uses.
 
 pub mod drr;
 pub mod fifo;
+pub mod fq;
 pub mod fq_codel;
+pub mod fq_pie;
 pub mod heap;
 pub mod qfq;
 pub mod wf2q;
@@ -20,6 +23,7 @@ use core::fmt;
 use crate::packet::Packet;
 use crate::queue::Queued;
 pub use fq_codel::FqCodelParams;
+pub use fq_pie::FqPieParams;
 
 /// `sched N config type …`.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
@@ -30,6 +34,7 @@ pub enum SchedKind {
     Rr,
     Qfq,
     FqCodel(FqCodelParams),
+    FqPie(FqPieParams),
 }
 
 impl SchedKind {
@@ -41,12 +46,14 @@ impl SchedKind {
             SchedKind::Rr => "RR",
             SchedKind::Qfq => "QFQ",
             SchedKind::FqCodel(_) => "FQ_CODEL",
+            SchedKind::FqPie(_) => "FQ_PIE",
         }
     }
 
-    /// FQ-CoDel keeps its own shared limit and AQM; the flowset's queue limit does not apply.
+    /// FQ-CoDel and FQ-PIE keep their own shared limit and AQM; the flowset's queue
+    /// limit does not apply.
     pub fn uses_queue_limits(&self) -> bool {
-        !matches!(self, SchedKind::FqCodel(_))
+        !matches!(self, SchedKind::FqCodel(_) | SchedKind::FqPie(_))
     }
 }
 
@@ -64,17 +71,20 @@ pub enum Discipline<P> {
     /// Boxed: its 25 groups of 32 buckets make it large.
     Qfq(alloc::boxed::Box<qfq::Qfq<P>>),
     Rr(drr::Drr<P>),
-    FqCodel(fq_codel::FqCodel<P>),
+    FqCodel(fq::Fq<P, fq_codel::CodelFlow>),
+    FqPie(fq::Fq<P, fq_pie::PieFlow>),
 }
 
 impl<P: Packet> Discipline<P> {
-    pub fn new(kind: &SchedKind) -> Self {
+    /// `seed` feeds the discipline's own random draws (FQ-PIE's drops).
+    pub fn new(kind: &SchedKind, seed: u64) -> Self {
         match kind {
             SchedKind::Fifo => Discipline::Fifo(fifo::Fifo::new()),
             SchedKind::Wf2qPlus => Discipline::Wf2q(wf2q::Wf2q::new()),
             SchedKind::Qfq => Discipline::Qfq(alloc::boxed::Box::default()),
             SchedKind::Rr => Discipline::Rr(drr::Drr::new()),
-            SchedKind::FqCodel(p) => Discipline::FqCodel(fq_codel::FqCodel::new(*p)),
+            SchedKind::FqCodel(p) => Discipline::FqCodel(fq::Fq::new(p.fq(), p.codel, seed)),
+            SchedKind::FqPie(p) => Discipline::FqPie(fq::Fq::new(p.fq(), p.pie, seed)),
         }
     }
 
@@ -86,18 +96,20 @@ impl<P: Packet> Discipline<P> {
             Discipline::Wf2q(s) => s.add_queue(q, weight, capacity),
             Discipline::Qfq(s) => s.add_queue(q, weight, capacity),
             Discipline::Rr(s) => s.add_queue(q, weight, capacity),
-            Discipline::Fifo(_) | Discipline::FqCodel(_) => {}
+            Discipline::Fifo(_) | Discipline::FqCodel(_) | Discipline::FqPie(_) => {}
         }
     }
 
-    /// Queue a packet; a discipline with a shared limit may push a victim to `drops`.
-    pub fn enqueue(&mut self, item: Queued<P>, drops: &mut Vec<Queued<P>>) {
+    /// Queue a packet arriving at `now_ns`; a discipline with its own AQM or shared
+    /// limit may push a victim (possibly this packet) to `drops`.
+    pub fn enqueue(&mut self, item: Queued<P>, now_ns: u64, drops: &mut Vec<Queued<P>>) {
         match self {
             Discipline::Fifo(s) => s.enqueue(item),
             Discipline::Wf2q(s) => s.enqueue(item),
             Discipline::Qfq(s) => s.enqueue(item),
             Discipline::Rr(s) => s.enqueue(item),
-            Discipline::FqCodel(s) => s.enqueue(item, drops),
+            Discipline::FqCodel(s) => s.enqueue(item, now_ns, drops),
+            Discipline::FqPie(s) => s.enqueue(item, now_ns, drops),
         }
     }
 
@@ -109,6 +121,7 @@ impl<P: Packet> Discipline<P> {
             Discipline::Qfq(s) => s.dequeue(),
             Discipline::Rr(s) => s.dequeue(),
             Discipline::FqCodel(s) => s.dequeue(now_ns, drops),
+            Discipline::FqPie(s) => s.dequeue(now_ns, drops),
         }
     }
 
@@ -120,6 +133,7 @@ impl<P: Packet> Discipline<P> {
             Discipline::Qfq(s) => s.packets(),
             Discipline::Rr(s) => s.packets(),
             Discipline::FqCodel(s) => s.packets(),
+            Discipline::FqPie(s) => s.packets(),
         }
     }
 

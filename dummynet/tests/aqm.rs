@@ -1,6 +1,7 @@
-//! FQ-CoDel under a standing queue: unresponsive flows at twice the link rate.
-//! CoDel must keep the queueing delay near its 5 ms target (a plain FIFO would hold
-//! seconds of backlog), by dropping; a sparse flow must see almost no queue at all.
+//! AQM under a standing queue. FQ-CoDel with unresponsive flows at twice the link
+//! rate must drop (not overflow) and keep a sparse flow's delay tiny; with window-based
+//! senders, FQ-CoDel, FQ-PIE and the `pie` queue AQM must hold the queueing delay near
+//! their targets where a plain FIFO builds a long queue.
 
 mod common;
 use common::*;
@@ -61,11 +62,9 @@ fn sojourn_ns(t: u64, p: &TestPacket) -> u64 {
 #[test]
 fn unresponsive_overload_is_dropped_by_codel_not_by_the_limit() {
     let (_, dn) = overload(false);
-    let fq = dn.sched(1).unwrap().instances()[0]
-        .fq_codel_stats()
-        .unwrap();
+    let fq = dn.sched(1).unwrap().instances()[0].fq_stats().unwrap();
     assert!(
-        fq.codel_drops > 1000,
+        fq.aqm_drops > 1000,
         "CoDel must drop under 2x overload: {fq:?}"
     );
     assert_eq!(
@@ -202,13 +201,105 @@ fn sparse_flow_bypasses_the_standing_queue() {
 #[test]
 fn ecn_capable_traffic_is_marked_instead_of_dropped() {
     let (out, dn) = overload(true);
-    let fq = dn.sched(1).unwrap().instances()[0]
-        .fq_codel_stats()
-        .unwrap();
+    let fq = dn.sched(1).unwrap().instances()[0].fq_stats().unwrap();
     assert!(fq.ecn_marks > 1000, "{fq:?}");
     assert_eq!(
-        fq.codel_drops, 0,
+        fq.aqm_drops, 0,
         "ECN-capable packets are marked, not dropped: {fq:?}"
     );
     assert!(out.departed.iter().any(|(_, p)| p.ce));
+}
+
+#[test]
+fn fq_pie_keeps_a_standing_queue_near_target() {
+    let out = responsive(
+        &[
+            "pipe 1 config bw 10Mbit/s",
+            "sched 1 config pipe 1 type fq_pie target 15ms",
+            "queue 1 config pipe 1",
+        ],
+        Target::Queue(1),
+        4,
+        20,
+    );
+    let mean = mean_sojourn_after(&out, 5 * SEC);
+    // PIE steers the mean towards its 15 ms target; FIFO sits at ~250 ms (test above).
+    assert!(
+        mean <= 3 * 15 * MS,
+        "mean sojourn {} us, target 15 ms",
+        mean / 1000
+    );
+    assert!(
+        mean >= MS,
+        "the senders do keep a queue ({} us)",
+        mean / 1000
+    );
+    let b = out.bytes_departed_in(5 * SEC, 20 * SEC, |_| true);
+    assert!(b > 15 * 1_250_000 * 9 / 10, "{b} bytes in 15 s");
+}
+
+#[test]
+fn pie_queue_aqm_on_a_fifo_pipe() {
+    let out = responsive(
+        &["pipe 1 config bw 10Mbit/s queue 1000 pie target 15ms"],
+        Target::Pipe(1),
+        4,
+        20,
+    );
+    let mean = mean_sojourn_after(&out, 5 * SEC);
+    assert!(
+        mean <= 3 * 15 * MS,
+        "mean sojourn {} us, target 15 ms",
+        mean / 1000
+    );
+    assert!(
+        out.dropped.len() > 10,
+        "PIE drops at arrival: {}",
+        out.dropped.len()
+    );
+}
+
+#[test]
+fn fq_pie_isolates_a_sparse_flow() {
+    let mut dn = Dummynet::new(11);
+    config(
+        &mut dn,
+        &[
+            "pipe 1 config bw 10Mbit/s",
+            "sched 1 config pipe 1 type fq_pie",
+            "queue 1 config pipe 1",
+        ],
+    );
+    let mut arrivals = Vec::new();
+    for f in 0..4u64 {
+        arrivals.extend(cbr(
+            f << 32,
+            Target::Queue(1),
+            flow(f as u8 + 1, 17),
+            1000,
+            f * 400_000,
+            1_600_000,
+            10 * SEC / 1_600_000,
+        ));
+    }
+    arrivals.extend(cbr(
+        9 << 32,
+        Target::Queue(1),
+        flow(9, 1),
+        100,
+        1_234_567,
+        50 * MS,
+        200,
+    ));
+    let out = simulate(&mut dn, arrivals, Time::from_secs(10), |_, _| vec![]);
+    let fq = dn.sched(1).unwrap().instances()[0].fq_stats().unwrap();
+    assert!(fq.aqm_drops > 1000, "PIE drops the 2x overload: {fq:?}");
+    let worst = out
+        .departed
+        .iter()
+        .filter(|(t, p)| *t > SEC && p.id >> 32 == 9)
+        .map(|(t, p)| sojourn_ns(*t, p))
+        .max()
+        .unwrap();
+    assert!(worst <= MS, "sparse flow waited {} us", worst / 1000);
 }
