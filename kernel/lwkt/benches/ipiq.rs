@@ -350,6 +350,10 @@ fn main() {
     println!(
         "lwkt ipiq: {n} messages per round, median and best of {rounds} rounds, 2 threads as 2 CPUs"
     );
+    // Two threads need two idle cores: on a shared machine the medians move with the load.
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("load average at start: {}", load.trim());
+    }
     println!(
         "{:<28} {:>10} {:>10} {:>12}",
         "scenario", "ns/msg", "best", "max IPI/msg"
