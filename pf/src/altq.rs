@@ -310,7 +310,8 @@ impl Parser<'_> {
                     Tok::Sym(")") if depth == 0 => break,
                     Tok::Sym(",") if depth == 0 => {}
                     Tok::Word(w) if depth == 0 && FLAG_ORDER.contains(&w.as_str()) => flags.push(w),
-                    Tok::Word(w) | Tok::Str(w) => params.push(w),
+                    // Kept in printable form: odd strings stay quoted.
+                    Tok::Word(w) | Tok::Str(w) => params.push(word(&w)),
                     Tok::Sym(x @ "(") => {
                         depth += 1;
                         params.push(x.into());
