@@ -15,7 +15,11 @@ use crate::parse::Parser;
 use crate::print::fmt_addr;
 use crate::ruleset::{Action, Anchor, Endpoint, IcmpMatch, IfMatch, Rule, StateMode, TcpFlags};
 
+const IPPROTO_ICMP: u8 = 1;
 const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+const IPPROTO_ICMPV6: u8 = 58;
+const IPPROTO_SCTP: u8 = 132;
 
 /// A rule as written, with its lists not yet expanded.
 pub(crate) struct RuleSpec {
@@ -286,6 +290,32 @@ impl Parser<'_> {
             if r.af.is_some_and(|a| a != icmp.af) {
                 return Ok(false);
             }
+            let want = if icmp.af == Af::Inet {
+                IPPROTO_ICMP
+            } else {
+                IPPROTO_ICMPV6
+            };
+            match r.proto {
+                Some(p) if p == want => {}
+                Some(IPPROTO_ICMP | IPPROTO_ICMPV6) => {
+                    return Err(spec.at.clone().with_message("icmp-type mismatch"))
+                }
+                _ => {
+                    return Err(spec
+                        .at
+                        .clone()
+                        .with_message("icmp-type/code only applies to icmp"))
+                }
+            }
+            // Type numbers belong to one family.
+            r.af = Some(icmp.af);
+        }
+        let port_proto = matches!(r.proto, Some(IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP));
+        if (r.src.port.is_some() || r.dst.port.is_some()) && !port_proto && !is_anchor {
+            return Err(spec
+                .at
+                .clone()
+                .with_message("port only applies to tcp/udp/sctp"));
         }
         // A translation target with literal addresses fixes the family of
         // a rule that has none yet.

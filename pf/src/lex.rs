@@ -344,3 +344,106 @@ impl Lexer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    fn toks(src: &str) -> Vec<Tok> {
+        let mut l = Lexer::new("t", src.as_bytes().to_vec());
+        l.define("ports", "{ ssh, www }");
+        let mut out = Vec::new();
+        loop {
+            let t = l.next_token().expect("token");
+            if t.tok == Tok::Eof {
+                return out;
+            }
+            out.push(t.tok);
+        }
+    }
+
+    fn w(s: &str) -> Tok {
+        Tok::Word(s.into())
+    }
+
+    #[test]
+    fn words_symbols_and_strings() {
+        assert_eq!(
+            toks("pass in from 10/8 port 1024:2048 label \"a b\""),
+            [
+                w("pass"),
+                w("in"),
+                w("from"),
+                w("10"),
+                Tok::Sym("/"),
+                w("8"),
+                w("port"),
+                w("1024:2048"),
+                w("label"),
+                Tok::Str("a b".into())
+            ]
+        );
+        assert_eq!(
+            toks("<t> !<= >= != <> >< -> - fe80::1%lo0"),
+            [
+                Tok::Sym("<"),
+                w("t"),
+                Tok::Sym(">"),
+                Tok::Sym("!"),
+                Tok::Sym("<="),
+                Tok::Sym(">="),
+                Tok::Sym("!="),
+                Tok::Sym("<>"),
+                Tok::Sym("><"),
+                Tok::Sym("->"),
+                Tok::Sym("-"),
+                w("fe80::1%lo0")
+            ]
+        );
+    }
+
+    #[test]
+    fn continuations_comments_and_newlines() {
+        assert_eq!(
+            toks("a \\\n b # c\n\x0cd"),
+            [w("a"), w("b"), Tok::Newline, w("d")]
+        );
+    }
+
+    #[test]
+    fn macros_expand_at_token_start_only() {
+        assert_eq!(
+            toks("port $ports a$ports"),
+            [
+                w("port"),
+                Tok::Sym("{"),
+                w("ssh"),
+                Tok::Sym(","),
+                w("www"),
+                Tok::Sym("}"),
+                w("a$ports")
+            ]
+        );
+        assert_eq!(toks("\"$ports\""), [Tok::Str("$ports".into())]);
+    }
+
+    #[test]
+    fn errors_keep_their_line() {
+        let mut l = Lexer::new("f", b"a\n\"open\nb".to_vec());
+        assert_eq!(l.next_token().unwrap().tok, w("a"));
+        assert_eq!(l.next_token().unwrap().tok, Tok::Newline);
+        let e = l.next_token().unwrap_err();
+        assert_eq!((e.line, e.message.as_str()), (2, "unterminated quote"));
+        let mut l = Lexer::new("f", b"$nope".to_vec());
+        assert_eq!(
+            l.next_token().unwrap_err().message,
+            "macro 'nope' not defined"
+        );
+    }
+
+    #[test]
+    fn quoted_escapes() {
+        assert_eq!(toks(r#""a\"b\\c\ d\x""#), [Tok::Str(r#"a"b\c d\x"#.into())]);
+    }
+}
