@@ -10,7 +10,7 @@ use crate::link::{Link, LinkConfig};
 use crate::mask::FlowTable;
 use crate::packet::{DnTag, FlowKey, Packet, Target};
 use crate::pie::PieVerdict;
-use crate::queue::{FlowQueue, FlowsetConfig, FlowsetId, QueueStats, Queued};
+use crate::queue::{FlowQueue, FlowsetConfig, FlowsetId, QueueStats, Queued, QUEUE_EXPIRE_NS};
 use crate::sched::{Discipline, SchedKind};
 
 /// Counters of one instance (one emulated link).
@@ -52,7 +52,10 @@ pub struct Instance<P> {
     qindex: FlowTable,
     link: Link,
     /// Packets on the wire or in propagation, by departure time (non-decreasing).
-    delay_line: VecDeque<(u64, Queued<P>)>,
+    delay_line: VecDeque<(u64, Target, P)>,
+    /// Reclaimed queue slots, and the hand of the idle-queue sweep.
+    free: Vec<u32>,
+    sweep: usize,
     /// Scratch for packets an AQM drops during a call; reused, never shrunk.
     drops: Vec<Queued<P>>,
     stats: InstanceStats,
@@ -84,6 +87,8 @@ impl<P: Packet> Instance<P> {
             qindex: FlowTable::with_buckets(buckets),
             link: Link::new(link, now_ns),
             delay_line: VecDeque::with_capacity(64),
+            free: Vec::new(),
+            sweep: 0,
             drops: Vec::with_capacity(16),
             stats: InstanceStats::default(),
             now_ns,
@@ -136,17 +141,19 @@ impl<P: Packet> Instance<P> {
         self.now_ns
     }
 
-    fn queue_for(&mut self, fs_id: FlowsetId, fs: &FlowsetConfig, key: FlowKey) -> Option<u32> {
+    fn queue_for(
+        &mut self,
+        fs_id: FlowsetId,
+        fs: &FlowsetConfig,
+        key: FlowKey,
+        now_ns: u64,
+    ) -> Option<u32> {
         let tag = fs_id.number();
         if let Some(q) = self.qindex.get(tag, &key) {
             return Some(q);
         }
-        if self.queues.len() >= MAX_FLOWS {
-            return None;
-        }
-        self.qindex.ensure_buckets(fs.buckets as usize);
-        let q = self.queues.len() as u32;
-        self.queues.push(FlowQueue {
+        self.reclaim_idle(now_ns);
+        let fresh = FlowQueue {
             fs: fs_id,
             key,
             stats: QueueStats::default(),
@@ -154,7 +161,21 @@ impl<P: Packet> Instance<P> {
             codel: Default::default(),
             pie: Default::default(),
             aqm: fs.aqm,
-        });
+            last_arrival_ns: now_ns,
+            live: true,
+        };
+        self.qindex.ensure_buckets(fs.buckets as usize);
+        if let Some(q) = self.free.pop() {
+            self.queues[q as usize] = fresh;
+            self.qindex.insert(tag, key, q);
+            self.disc.reuse_queue(q, fs.weight);
+            return Some(q);
+        }
+        if self.queues.len() >= MAX_FLOWS {
+            return None;
+        }
+        let q = self.queues.len() as u32;
+        self.queues.push(fresh);
         self.qindex.insert(tag, key, q);
         // Reserve room for a typical backlog (at most 16 packets, the queue's own limit
         // if smaller); a queue that grows beyond that reallocates once per new record.
@@ -164,6 +185,27 @@ impl<P: Packet> Instance<P> {
         };
         self.disc.add_queue(q, fs.weight, capacity);
         Some(q)
+    }
+
+    /// Look at a few queues past the sweep hand and reclaim those empty and idle for
+    /// [`QUEUE_EXPIRE_NS`]. Runs only when a new flow needs a queue, so the cost is a
+    /// constant per new flow and reclaiming keeps pace with flow churn.
+    fn reclaim_idle(&mut self, now_ns: u64) {
+        const PER_NEW_FLOW: usize = 4;
+        let n = self.queues.len();
+        for _ in 0..PER_NEW_FLOW.min(n) {
+            self.sweep = (self.sweep + 1) % n;
+            let q = &mut self.queues[self.sweep];
+            if q.live
+                && q.stats.len_pkts == 0
+                && now_ns.saturating_sub(q.last_arrival_ns) >= QUEUE_EXPIRE_NS
+            {
+                q.live = false;
+                let (tag, key) = (q.fs.number(), q.key);
+                self.qindex.remove(tag, &key);
+                self.free.push(self.sweep as u32);
+            }
+        }
     }
 
     fn settle_drops(&mut self) {
@@ -193,12 +235,13 @@ impl<P: Packet> Instance<P> {
         // Let the link catch up to now first, so that the scheduler never picks this
         // packet at a time before it arrived.
         self.serve(link, now);
-        let Some(q) = self.queue_for(fs_id, fs, fs.mask.apply(key)) else {
+        let Some(q) = self.queue_for(fs_id, fs, fs.mask.apply(key), now) else {
             self.stats.drops += 1;
             return Err((pkt, DropReason::TooManyFlows));
         };
         let len = pkt.len_bytes();
         let qs = &mut self.queues[q as usize];
+        qs.last_arrival_ns = now;
         qs.stats.tot_pkts += 1;
         qs.stats.tot_bytes += u64::from(len);
         let mut verdict = None;
@@ -307,25 +350,25 @@ impl<P: Packet> Instance<P> {
         qs.stats.sent_bytes += u64::from(item.len);
         self.stats.sent_pkts += 1;
         self.stats.sent_bytes += u64::from(item.len);
+        let target = target_of(qs.fs);
         let end = self.link.transmit(link, item.len);
         self.delay_line
-            .push_back((end.saturating_add(link.delay_ns), item));
+            .push_back((end.saturating_add(link.delay_ns), target, item.pkt));
     }
 
     /// Everything that has left the pipe by `now`, in departure order.
     pub(crate) fn drain(&mut self, link: &LinkConfig, now_ns: u64, out: &mut impl FnMut(P, DnTag)) {
         let now = self.clamp_now(now_ns);
         self.serve(link, now);
-        while let Some((t, _)) = self.delay_line.front() {
+        while let Some((t, _, _)) = self.delay_line.front() {
             if *t > now {
                 break;
             }
-            let Some((t, item)) = self.delay_line.pop_front() else {
+            let Some((t, target, mut pkt)) = self.delay_line.pop_front() else {
                 break;
             };
-            let mut pkt = item.pkt;
             let tag = DnTag {
-                target: target_of(self.queues[item.q as usize].fs),
+                target,
                 departed_ns: t,
             };
             pkt.mark_dummynet_done(tag);
@@ -335,7 +378,7 @@ impl<P: Packet> Instance<P> {
 
     /// When this instance next has something to do, if ever.
     pub(crate) fn next_wakeup_ns(&self) -> Option<u64> {
-        let line = self.delay_line.front().map(|(t, _)| *t);
+        let line = self.delay_line.front().map(|(t, _, _)| *t);
         let link = (!self.disc.is_empty()).then(|| self.link.busy_until_ns());
         match (line, link) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -110,6 +110,15 @@ impl FlowTable {
         self.probe_start(tag, key)
     }
 
+    /// Number of keys stored.
+    pub fn len(&self) -> usize {
+        self.used
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.used == 0
+    }
+
     /// Store a new key (the caller checked it is absent).
     pub fn insert(&mut self, tag: u32, key: FlowKey, value: u32) {
         if (self.used + 1) * 2 > self.slots.len() {
@@ -122,6 +131,36 @@ impl FlowTable {
         }
         self.slots[i] = Some((tag, key, value));
         self.used += 1;
+    }
+
+    /// Forget a key. Backward-shift deletion keeps every remaining key reachable from
+    /// its home bucket without tombstones.
+    pub fn remove(&mut self, tag: u32, key: &FlowKey) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.probe_start(tag, key);
+        loop {
+            match &self.slots[i] {
+                None => return None,
+                Some((t, k, _)) if *t == tag && k == key => break,
+                Some(_) => i = (i + 1) & mask,
+            }
+        }
+        let removed = self.slots[i].take().map(|(_, _, v)| v);
+        self.used -= 1;
+        let mut hole = i;
+        let mut j = (i + 1) & mask;
+        while let Some((t, k, _)) = &self.slots[j] {
+            let home = self.probe_start(*t, k);
+            // Move the entry back if the hole lies between its home and its slot.
+            let dist_entry = j.wrapping_sub(home) & mask;
+            let dist_hole = j.wrapping_sub(hole) & mask;
+            if dist_hole <= dist_entry {
+                self.slots[hole] = self.slots[j].take();
+                hole = j;
+            }
+            j = (j + 1) & mask;
+        }
+        removed
     }
 
     /// Grow to at least `buckets` (a flowset's `buckets` option); never shrinks.
@@ -137,6 +176,46 @@ impl FlowTable {
         self.used = 0;
         for (t, k, v) in old.into_iter().flatten() {
             self.insert(t, k, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::Rng;
+
+    fn key(i: u32) -> FlowKey {
+        FlowKey::ipv4(i.to_be_bytes(), [1, 2, 3, 4], 6, 1, 2)
+    }
+
+    /// Random inserts and removes against a reference map.
+    #[test]
+    fn table_matches_a_reference_map_under_churn() {
+        let mut t = FlowTable::with_buckets(8);
+        let mut reference = alloc::collections::BTreeMap::new();
+        let mut rng = Rng::new(3);
+        for step in 0..20_000u32 {
+            let k = (rng.next_u64() % 300) as u32;
+            let tag = (rng.next_u64() % 2) as u32;
+            if rng.next_u64() % 3 == 0 {
+                assert_eq!(
+                    t.remove(tag, &key(k)),
+                    reference.remove(&(tag, k)),
+                    "step {step}"
+                );
+            } else if let alloc::collections::btree_map::Entry::Vacant(e) =
+                reference.entry((tag, k))
+            {
+                t.insert(tag, key(k), step);
+                e.insert(step);
+            }
+            assert_eq!(t.len(), reference.len());
+        }
+        for k in 0..300 {
+            for tag in 0..2 {
+                assert_eq!(t.get(tag, &key(k)), reference.get(&(tag, k)).copied());
+            }
         }
     }
 }

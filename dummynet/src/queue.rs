@@ -80,7 +80,15 @@ pub struct FlowQueue {
     pub pie: crate::pie::PieState,
     /// The flowset's queue management, copied when the queue is created.
     pub aqm: Aqm,
+    /// Last arrival; an empty queue idle for [`QUEUE_EXPIRE_NS`] may be reclaimed.
+    pub last_arrival_ns: u64,
+    /// False once reclaimed (its slot waits for a new flow).
+    pub live: bool,
 }
+
+/// How long an empty dynamic queue is kept after its last packet (its counters go
+/// with it), so that masks on busy links do not accumulate queues forever.
+pub const QUEUE_EXPIRE_NS: u64 = 10_000_000_000;
 
 /// A packet waiting in dummynet with what dummynet learned about it at arrival.
 #[derive(Debug)]

@@ -349,3 +349,54 @@ fn a_flood_of_new_flows_is_bounded() {
         .enqueue(pkt(1, 60, key(7)), Target::Queue(1), Time::from_secs(1))
         .is_accepted());
 }
+
+/// Flows come and go (one short burst each, 200,000 of them over 200 s): idle dynamic
+/// queues are reclaimed after 10 s, so the table stays near the live set, no flow is
+/// refused, and every scheduler keeps delivering everything through reused queues.
+#[test]
+fn idle_dynamic_queues_expire_under_flow_churn() {
+    for kind in ["fifo", "wf2q+", "qfq", "rr", "fq_codel", "fq_pie"] {
+        let mut dn = Dummynet::new(1);
+        config(
+            &mut dn,
+            &[
+                "pipe 1 config bw 10Mbit/s",
+                &format!("sched 1 config pipe 1 type {kind}"),
+                "queue 1 config pipe 1 weight 1 mask all",
+                "queue 2 config pipe 1 weight 50 mask all",
+            ],
+        );
+        let mut delivered = 0u64;
+        let mut accepted = 0u64;
+        for i in 0..200_000u32 {
+            let now = Time::from_nanos(u64::from(i) * 1_000_000);
+            let key = dummynet::FlowKey::ipv4(i.to_be_bytes(), [10, 0, 0, 1], 17, 1, 2);
+            let target = Target::Queue(1 + i % 2);
+            for k in 0..2 {
+                match dn.enqueue(pkt(u64::from(i) * 2 + k, 200, key), target, now) {
+                    Verdict::Accepted => accepted += 1,
+                    Verdict::Dropped(_, why) => panic!("{kind}: flow {i} refused: {why:?}"),
+                }
+            }
+            dn.drain(now, |_, _| delivered += 1);
+        }
+        dn.drain(Time::from_secs(1000), |_, _| delivered += 1);
+        assert_eq!(
+            delivered, accepted,
+            "{kind}: everything accepted is delivered"
+        );
+        let inst = &dn.sched(1).unwrap().instances()[0];
+        let slots = inst.queues().len();
+        let live = inst.queues().iter().filter(|q| q.live).count();
+        // 1,000 new flows per second, kept 10 s after their last packet, plus up to one
+        // lap of the sweep hand (4 slots per new flow): n = 10,000 + n / 4, n ≈ 13,334.
+        assert!(
+            slots <= 13_500,
+            "{kind}: {slots} queue slots for 200,000 flows over 200 s"
+        );
+        assert!(
+            (9_000..=13_500).contains(&live),
+            "{kind}: {live} live queues"
+        );
+    }
+}

@@ -167,7 +167,7 @@ fn flowset_line<P: Packet>(out: &mut String, dn: &Dummynet<P>, id: FlowsetId, fs
             .instances()
             .iter()
             .flat_map(|i| i.queues())
-            .filter(|q| q.fs == id)
+            .filter(|q| q.live && q.fs == id)
             .count();
         let buckets = s
             .instances()

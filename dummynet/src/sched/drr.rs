@@ -58,6 +58,15 @@ impl<P> Drr<P> {
         }
     }
 
+    /// Give idle class `q` to a new flow.
+    pub fn reuse_queue(&mut self, q: u32, weight: u32) {
+        let c = &mut self.classes[q as usize];
+        debug_assert!(!c.active && c.pkts.is_empty());
+        c.quantum = u64::from(weight.max(1)) * u64::from(RR_QUANTUM_BYTES);
+        c.deficit = 0;
+        c.has_turn = false;
+    }
+
     pub fn enqueue(&mut self, item: Queued<P>) {
         let q = item.q;
         let c = &mut self.classes[q as usize];

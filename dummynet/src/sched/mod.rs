@@ -100,6 +100,16 @@ impl<P: Packet> Discipline<P> {
         }
     }
 
+    /// Dynamic queue `q`, idle and holding no packet, now serves a new flow.
+    pub fn reuse_queue(&mut self, q: u32, weight: u32) {
+        match self {
+            Discipline::Wf2q(s) => s.reuse_queue(q, weight),
+            Discipline::Qfq(s) => s.reuse_queue(q, weight),
+            Discipline::Rr(s) => s.reuse_queue(q, weight),
+            Discipline::Fifo(_) | Discipline::FqCodel(_) | Discipline::FqPie(_) => {}
+        }
+    }
+
     /// Queue a packet arriving at `now_ns`; a discipline with its own AQM or shared
     /// limit may push a victim (possibly this packet) to `drops`.
     pub fn enqueue(&mut self, item: Queued<P>, now_ns: u64, drops: &mut Vec<Queued<P>>) {

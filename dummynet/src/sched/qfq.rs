@@ -152,6 +152,24 @@ impl<P> Qfq<P> {
         self.iwsum = ONE_FP / self.wsum;
     }
 
+    /// Give idle class `q` (in no bucket, since it has no packets) to a new flow.
+    pub fn reuse_queue(&mut self, q: u32, weight: u32) {
+        let w = u64::from(weight.max(1));
+        let v = self.v;
+        let c = &mut self.classes[q as usize];
+        debug_assert!(c.pkts.is_empty());
+        let old_w = ONE_FP / c.inv_w;
+        self.wsum = self.wsum - old_w.min(self.wsum) + w;
+        self.iwsum = ONE_FP / self.wsum.max(1);
+        c.inv_w = ONE_FP / w;
+        c.lmax = DEFAULT_LMAX;
+        c.max_seen = 0;
+        c.grp = calc_index(c.inv_w, DEFAULT_LMAX);
+        c.start = v;
+        c.finish = v;
+        c.next = NIL;
+    }
+
     pub fn packets(&self) -> usize {
         self.len
     }

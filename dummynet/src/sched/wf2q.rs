@@ -62,6 +62,15 @@ impl<P> Wf2q<P> {
         self.waiting.ensure_capacity(self.classes.len());
     }
 
+    /// Give idle class `q` to a new flow.
+    pub fn reuse_queue(&mut self, q: u32, weight: u32) {
+        let c = &mut self.classes[q as usize];
+        debug_assert!(c.pkts.is_empty());
+        c.weight = u64::from(weight.max(1));
+        c.start = self.v;
+        c.finish = self.v;
+    }
+
     fn schedule(&mut self, q: u32) {
         let c = &self.classes[q as usize];
         if vt_lt(self.v, c.start) {
