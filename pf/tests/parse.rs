@@ -323,4 +323,20 @@ fn pfctl_rule_checks() {
         error("nat on wan0 -> { 198.19.0.1 198.19.0.2 } random\n"),
         "pf.conf:1: only round-robin valid for multiple redirection addresses"
     );
+    assert_eq!(
+        error("pass to port 53\n"),
+        "pf.conf:1: port only applies to tcp/udp/sctp"
+    );
+    assert_eq!(
+        error("pass proto tcp icmp-type 8\n"),
+        "pf.conf:1: icmp-type/code only applies to icmp"
+    );
+    assert_eq!(
+        error("pass proto icmp icmp6-type 128\n"),
+        "pf.conf:1: icmp-type mismatch"
+    );
+    assert_eq!(
+        print("pass proto icmp icmp-type echoreq\n"),
+        "pass inet proto icmp all icmp-type echoreq keep state\n"
+    );
 }
