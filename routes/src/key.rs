@@ -74,8 +74,9 @@ macro_rules! impl_key {
 // IPv4: 2^18 direct entries (1 MiB) so that a /24, the most common length, ends in the first
 // node below the table (18 + 6 = 24), as in Poptrie18.
 impl_key!(u32, 18);
-// IPv6: 2^16 direct entries (256 KiB); tables are smaller and spread over 2000::/3.
-impl_key!(u128, 16);
+// IPv6: 2^18 direct entries as well (1 MiB; only the 2000::/3 eighth is busy today). With 18,
+// a /48 (half of an IPv6 table) ends in the fifth node (18 + 5 * 6 = 48) instead of the sixth.
+impl_key!(u128, 18);
 
 #[cfg(test)]
 mod tests {

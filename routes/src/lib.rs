@@ -38,7 +38,7 @@
 //! batch of keys, which suits the packet path's batches.
 //!
 //! Updates recompile only the direct-table slots a prefix covers (one slot for a prefix longer
-//! than the table's 18 bits (IPv4) or 16 bits (IPv6), a range otherwise); freed pieces are
+//! than the table's 18 bits, a range otherwise); freed pieces are
 //! reused by size, and the table is rebuilt whole when a change covers an eighth of it or when
 //! half the arrays are free space.
 #![no_std]

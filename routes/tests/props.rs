@@ -34,7 +34,7 @@ fn universe() -> impl Strategy<Value = Vec<(Fam, u128, u8)>> {
     let v6 = (
         0u128..4,
         0u128..4,
-        prop::sample::select(vec![0u8, 3, 16, 17, 29, 32, 48, 64, 127, 128]),
+        prop::sample::select(vec![0u8, 3, 16, 17, 18, 19, 29, 32, 48, 64, 127, 128]),
     )
         .prop_map(|(a, b, len)| {
             let key = (0x2001_0002u128 << 96) | (a << 111) | (b << 80) | a;
