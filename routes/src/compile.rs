@@ -1,8 +1,8 @@
 //! Turning prefixes into Poptrie pieces, and placing those pieces in the arrays.
 //!
 //! Compilation happens once, on the CPU that owns the master RIB; the result is a [`FibChange`]
-//! every replica copies. The unit of recompilation is one direct-table slot (a /18 for IPv4, a
-//! /18 for IPv6 too): a prefix longer than the slot touches one slot, a shorter one a range.
+//! every replica copies. The unit of recompilation is one direct-table slot (a /18 in both
+//! families): a prefix longer than the slot touches one slot, a shorter one a range of slots.
 //! [`Layout`] remembers where each slot's pieces live, so a slot is rebuilt without touching the
 //! rest, and freed space is reused by later pieces of the same size.
 
