@@ -378,6 +378,10 @@ fn test_all() -> Result<()> {
         run_cmd(cargo().args([
             "clippy",
             "--workspace",
+            "--exclude",
+            "kernel",
+            "--exclude",
+            "boot",
             "--all-targets",
             "--profile",
             "hosttest",
