@@ -10,7 +10,7 @@ use crate::instance::{DropReason, Instance, MAX_FLOWS};
 use crate::link::LinkConfig;
 use crate::mask::{FlowMask, FlowTable};
 use crate::packet::{DnTag, FlowKey, Packet, Target};
-use crate::queue::{FlowsetConfig, FlowsetId};
+use crate::queue::{FlowsetConfig, FlowsetId, QUEUE_EXPIRE_NS};
 use crate::rng::Rng;
 use crate::sched::SchedKind;
 use crate::time::Time;
@@ -51,6 +51,9 @@ pub struct Sched<P> {
     active: Vec<u32>,
     /// Seeds the random draws of this scheduler's instances (FQ-PIE).
     seed: u64,
+    /// Reclaimed instance slots, and the hand of the idle-instance sweep.
+    free: Vec<u32>,
+    sweep: usize,
 }
 
 impl<P: Packet> Sched<P> {
@@ -62,6 +65,8 @@ impl<P: Packet> Sched<P> {
             index: FlowTable::with_buckets(cfg.buckets as usize),
             active: Vec::new(),
             seed,
+            free: Vec::new(),
+            sweep: 0,
         }
     }
 
@@ -81,6 +86,8 @@ impl<P: Packet> Sched<P> {
     fn reset(&mut self) {
         self.instances.clear();
         self.active.clear();
+        self.free.clear();
+        self.sweep = 0;
         self.index = FlowTable::with_buckets(self.cfg.buckets as usize);
     }
 
@@ -102,20 +109,44 @@ impl<P: Packet> Sched<P> {
         if let Some(i) = self.index.get(0, &k) {
             return Some(i);
         }
-        if self.instances.len() >= MAX_FLOWS {
-            return None;
-        }
-        let i = self.instances.len() as u32;
-        self.instances.push(Instance::new(
-            k,
-            &self.cfg.kind,
-            &self.link,
-            64,
-            now_ns,
-            self.seed ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15),
-        ));
+        self.reclaim_idle(now_ns);
+        let i = match self.free.pop() {
+            Some(i) => i,
+            None if self.instances.len() < MAX_FLOWS => {
+                self.instances
+                    .push(Instance::placeholder(&self.cfg.kind, &self.link));
+                (self.instances.len() - 1) as u32
+            }
+            None => return None,
+        };
+        let seed = self.seed ^ u64::from(i).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        self.instances[i as usize] = Instance::new(k, &self.cfg.kind, &self.link, 64, now_ns, seed);
         self.index.insert(0, k, i);
         Some(i)
+    }
+
+    /// Reclaim a few per-flow instances (per-host pipes) that have been idle for
+    /// [`QUEUE_EXPIRE_NS`], and at least long enough to have earned back their whole
+    /// burst, so that a fresh instance behaves exactly like the old one would.
+    fn reclaim_idle(&mut self, now_ns: u64) {
+        const PER_NEW_FLOW: usize = 4;
+        let n = self.instances.len();
+        let refill_ns = match self.link.bw.bits_per_sec() {
+            0 => 0,
+            bps => (u128::from(self.link.burst_bytes) * 8 * 1_000_000_000 / u128::from(bps)) as u64,
+        };
+        let expire = QUEUE_EXPIRE_NS.max(refill_ns);
+        for _ in 0..PER_NEW_FLOW.min(n) {
+            self.sweep = (self.sweep + 1) % n;
+            let inst = &mut self.instances[self.sweep];
+            let quiet = inst.is_idle() && !inst.in_active_list;
+            if inst.is_live() && quiet && now_ns.saturating_sub(inst.last_active_ns()) >= expire {
+                let key = *inst.key();
+                *inst = Instance::placeholder(&self.cfg.kind, &self.link);
+                self.index.remove(0, &key);
+                self.free.push(self.sweep as u32);
+            }
+        }
     }
 }
 

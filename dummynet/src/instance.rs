@@ -62,6 +62,7 @@ pub struct Instance<P> {
     /// Latest `now` seen; time never runs backwards inside an instance.
     now_ns: u64,
     pub(crate) in_active_list: bool,
+    live: bool,
 }
 
 fn target_of(fs: FlowsetId) -> Target {
@@ -93,7 +94,31 @@ impl<P: Packet> Instance<P> {
             stats: InstanceStats::default(),
             now_ns,
             in_active_list: false,
+            live: true,
         }
+    }
+
+    /// An empty slot left by a reclaimed instance; holds nothing until reused.
+    pub(crate) fn placeholder(kind: &SchedKind, link: &LinkConfig) -> Self {
+        // FQ schedulers preallocate their flows: keep a placeholder small.
+        let kind = if matches!(kind, SchedKind::FqCodel(_) | SchedKind::FqPie(_)) {
+            SchedKind::Fifo
+        } else {
+            *kind
+        };
+        let mut i = Instance::new(FlowKey::default(), &kind, link, 4, 0, 0);
+        i.live = false;
+        i
+    }
+
+    /// False for the empty slot of a reclaimed instance.
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    /// The last time a packet arrived or was served here.
+    pub fn last_active_ns(&self) -> u64 {
+        self.now_ns
     }
 
     /// The masked key that selected this instance (all zero without a mask).

@@ -400,3 +400,55 @@ fn idle_dynamic_queues_expire_under_flow_churn() {
         );
     }
 }
+
+/// Per-host pipes (`pipe … mask src-ip`) come and go too: idle instances are reclaimed
+/// and a returning host gets a fresh link that behaves like the old one (full burst).
+#[test]
+fn idle_per_host_pipes_expire_under_host_churn() {
+    let mut dn = Dummynet::new(1);
+    config(
+        &mut dn,
+        &["pipe 1 config bw 1Mbit/s burst 3000 mask src-ip 0xffffffff"],
+    );
+    let mut delivered = 0u64;
+    for i in 0..100_000u32 {
+        let now = Time::from_nanos(u64::from(i) * 1_000_000);
+        let key = dummynet::FlowKey::ipv4(i.to_be_bytes(), [10, 0, 0, 1], 17, 1, 2);
+        assert!(
+            dn.enqueue(pkt(u64::from(i), 1500, key), Target::Pipe(1), now)
+                .is_accepted(),
+            "host {i}"
+        );
+        dn.drain(now, |p, tag| {
+            // Each host's single packet is within its 3000-byte burst: out at once.
+            assert_eq!(tag.departed_ns, p.id * 1_000_000, "host packet {}", p.id);
+            delivered += 1;
+        });
+    }
+    assert_eq!(delivered, 100_000);
+    let s = dn.sched(1).unwrap();
+    let slots = s.instances().len();
+    assert!(
+        slots <= 13_500,
+        "{slots} instance slots for 100,000 hosts over 100 s"
+    );
+    // A host seen long ago comes back: new instance, full burst, same behaviour.
+    let key = dummynet::FlowKey::ipv4(7u32.to_be_bytes(), [10, 0, 0, 1], 17, 1, 2);
+    let t = Time::from_secs(200);
+    for k in 0..3 {
+        assert!(dn
+            .enqueue(pkt(k, 1500, key), Target::Pipe(1), t)
+            .is_accepted());
+    }
+    let mut times = Vec::new();
+    dn.drain(Time::from_secs(300), |p, tag| {
+        if p.key == key {
+            times.push(tag.departed_ns - t.as_nanos());
+        }
+    });
+    assert_eq!(
+        times,
+        [0, 0, 12_000_000],
+        "two packets in the burst, the third at 1 Mbit/s"
+    );
+}

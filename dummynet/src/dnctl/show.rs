@@ -253,7 +253,7 @@ fn link_line<P: Packet>(out: &mut String, dn: &Dummynet<P>, n: u32) {
 /// Every dynamic queue of scheduler `n` (of flowset `only`, if given), with its bucket.
 fn flows<P: Packet>(out: &mut String, s: &Sched<P>, only: Option<FlowsetId>) {
     let mut header = false;
-    for inst in s.instances() {
+    for inst in s.instances().iter().filter(|i| i.is_live()) {
         for q in inst
             .queues()
             .iter()
