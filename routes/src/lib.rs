@@ -14,6 +14,29 @@
 //! * [`text`] — `netstat -rn` and `route get` output, the `route(8)` command parser, and the
 //!   boot-time route file parser.
 //!
+//! # Use
+//!
+//! ```
+//! use core::net::Ipv4Addr;
+//! use routes::text::{parse_route_command, write_netstat, RouteVerb};
+//! use routes::{IfName, LocalReplicas, RouteTable};
+//!
+//! // Two CPUs; the kernel passes its own `Fanout` that visits every CPU in turn.
+//! let mut table = RouteTable::new(LocalReplicas::new(2));
+//! let cmd = parse_route_command("route add -net 198.18.0.0/15 198.19.0.1").unwrap();
+//! assert_eq!(cmd.verb, RouteVerb::Add);
+//! table.add(cmd.route(1, IfName::new("em0").unwrap())).unwrap();
+//!
+//! // `add` has returned: every replica forwards by the new route.
+//! for replica in &table.fanout().replicas {
+//!     let hop = replica.lookup_v4(Ipv4Addr::new(198, 18, 7, 1)).unwrap();
+//!     assert_eq!(hop.ifname.as_str(), "em0");
+//! }
+//! let mut out = String::new();
+//! write_netstat(table.rib(), &mut out).unwrap();
+//! assert!(out.contains("198.18.0.0/15      198.19.0.1         UGS         em0"));
+//! ```
+//!
 //! # Why Poptrie
 //!
 //! The goals are lookup speed first and one replica per CPU second, so the structure must be
