@@ -311,7 +311,10 @@ impl Parser<'_> {
             r.af = Some(icmp.af);
         }
         let port_proto = matches!(r.proto, Some(IPPROTO_TCP | IPPROTO_UDP | IPPROTO_SCTP));
-        if (r.src.port.is_some() || r.dst.port.is_some()) && !port_proto && !is_anchor {
+        // (pfctl checks this for filter rules only: pfSense writes nat rules
+        // with ports and no protocol.)
+        let filter = matches!(r.action, Action::Pass | Action::Block | Action::Match);
+        if (r.src.port.is_some() || r.dst.port.is_some()) && !port_proto && filter && !is_anchor {
             return Err(spec
                 .at
                 .clone()

@@ -326,12 +326,18 @@ impl Lexer {
                 }
                 c if is_word_byte(c) => {
                     let mut w = String::new();
-                    while let Some(c) = self.peek_byte() {
-                        if is_word_byte(c) {
-                            w.push(c as char);
-                            self.bump();
-                        } else {
-                            break;
+                    loop {
+                        match self.peek_byte() {
+                            Some(c) if is_word_byte(c) => {
+                                w.push(c as char);
+                                self.bump();
+                            }
+                            // Macro text is pasted into the input as pfctl
+                            // does: `$ext_if:network` is one word.
+                            None if self.in_macro() && self.sources.len() > 1 => {
+                                self.sources.pop();
+                            }
+                            _ => break,
                         }
                     }
                     return tok(Tok::Word(w));
@@ -426,6 +432,17 @@ mod tests {
             ]
         );
         assert_eq!(toks("\"$ports\""), [Tok::Str("$ports".into())]);
+        let mut l = Lexer::new("t", b"($if:network)".to_vec());
+        l.define("if", "em0");
+        let mut got = Vec::new();
+        loop {
+            let t = l.next_token().unwrap().tok;
+            if t == Tok::Eof {
+                break;
+            }
+            got.push(t);
+        }
+        assert_eq!(got, [Tok::Sym("("), w("em0:network"), Tok::Sym(")")]);
     }
 
     #[test]

@@ -717,15 +717,13 @@ impl Parser<'_> {
     }
 }
 
-/// Parses a number as strtol with base 0 does.
+/// Parses a number as pfctl reads one: decimal digits (leading zeros do
+/// not make it octal), or `0x` hexadecimal.
 pub(crate) fn parse_number(w: &str) -> Option<u64> {
     if let Some(h) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
         return u64::from_str_radix(h, 16).ok();
     }
-    if w.len() > 1 && w.starts_with('0') {
-        return u64::from_str_radix(&w[1..], 8).ok();
-    }
-    if !w.bytes().all(|c| c.is_ascii_digit()) {
+    if w.is_empty() || !w.bytes().all(|c| c.is_ascii_digit()) {
         return None;
     }
     w.parse().ok()

@@ -851,36 +851,59 @@ impl Parser<'_> {
         }
         self.end_of_line()?;
         for ifname in ifs {
-            let mut nets = Vec::new();
-            if let Some(ifas) = self.host.interface_addrs(&ifname) {
-                for ifa in ifas {
-                    if af.is_none_or(|a| a == Af::of(&ifa.addr)) {
-                        let p = if self.dialect.old_format {
-                            crate::addr::IpPrefix::unmasked(ifa.addr, ifa.prefix_len)
-                        } else {
-                            crate::addr::IpPrefix::new(ifa.addr, ifa.prefix_len)
-                        };
-                        nets.push(AddrSpec {
-                            not: false,
-                            addr: Address::Prefix(p),
-                        });
-                    }
-                }
+            // Like pfctl: an interface that does not exist (or has no
+            // addresses of the family) yields no rules.
+            let ifas: Vec<_> = self
+                .host
+                .interface_addrs(&ifname)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|ifa| af.is_none_or(|a| a == Af::of(&ifa.addr)))
+                .collect();
+            if ifas.is_empty() {
+                continue;
             }
-            let mut r = Rule::new(Action::Block);
-            r.block = BlockMode::Drop;
-            r.direction = Some(Direction::In);
-            r.log = log;
-            r.quick = quick;
-            r.af = af;
-            r.labels = labels.clone();
-            let mut spec = RuleSpec::new(r, err_at.clone());
+            let loopback = ifas.iter().any(|i| i.addr.is_loopback());
+            let template = |af| {
+                let mut r = Rule::new(Action::Block);
+                r.block = BlockMode::Drop;
+                r.direction = Some(Direction::In);
+                r.log = log;
+                r.quick = quick;
+                r.af = af;
+                r.labels = labels.clone();
+                RuleSpec::new(r, err_at.clone())
+            };
+            // Traffic from the interface's networks arriving elsewhere.
+            let mut spec = template(af);
             spec.ifaces.push(IfMatch {
                 not: true,
-                name: ifname,
+                name: ifname.clone(),
             });
-            spec.src = nets;
+            for ifa in &ifas {
+                let p = if self.dialect.old_format {
+                    crate::addr::IpPrefix::unmasked(ifa.addr, ifa.prefix_len)
+                } else {
+                    crate::addr::IpPrefix::new(ifa.addr, ifa.prefix_len)
+                };
+                spec.src.push(AddrSpec {
+                    not: false,
+                    addr: Address::Prefix(p),
+                });
+            }
             self.expand(spec, anchor)?;
+            // Traffic claiming to come from the router's own addresses.
+            if !loopback {
+                let mut spec = template(af);
+                for ifa in &ifas {
+                    let p = crate::addr::IpPrefix::host(ifa.addr);
+                    spec.src.push(AddrSpec {
+                        not: false,
+                        addr: Address::Prefix(p),
+                    });
+                }
+                self.expand(spec, anchor)?;
+            }
         }
         Ok(())
     }
