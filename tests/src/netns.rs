@@ -278,6 +278,23 @@ impl Topology {
             .success()
     }
 
+    /// A 64-byte-frame UDP flood (18-byte payloads) from `client` to `server` for `secs`
+    /// seconds; returns packets per second that arrived.
+    pub fn udp_small_pps(&self, client: &Side, server: &Side, secs: u32) -> Result<f64, String> {
+        let v = self.iperf3_json(
+            client,
+            server,
+            &["-u", "-b", "0", "-l", "18", "-t", &secs.to_string()],
+        )?;
+        let s = &v["end"]["sum"];
+        let packets = s["packets"]
+            .as_f64()
+            .ok_or_else(|| format!("no packets in {v}"))?;
+        let lost = s["lost_packets"].as_f64().unwrap_or(0.0);
+        let secs = s["seconds"].as_f64().unwrap_or(secs as f64).max(0.001);
+        Ok((packets - lost) / secs)
+    }
+
     /// An iperf3 TCP run from `client` to a server on `server` for `secs` seconds with
     /// `streams` parallel streams; returns received bits per second.
     pub fn iperf3(
@@ -287,14 +304,28 @@ impl Topology {
         secs: u32,
         streams: u32,
     ) -> Result<f64, String> {
+        let (t, p) = (secs.to_string(), streams.to_string());
+        let v = self.iperf3_json(client, server, &["-t", &t, "-P", &p])?;
+        v["end"]["sum_received"]["bits_per_second"]
+            .as_f64()
+            .ok_or_else(|| format!("no throughput in {v}"))
+    }
+
+    /// Runs an iperf3 client with `args` against a one-off server; returns its JSON.
+    fn iperf3_json(
+        &self,
+        client: &Side,
+        server: &Side,
+        args: &[&str],
+    ) -> Result<serde_json::Value, String> {
         use std::io::{BufRead, BufReader};
         let mut srv = server.spawn(&["iperf3", "-s", "-1", "--forceflush", "-B", server.addr4()]);
-        // Wait for the server's own "listening" line, not a fixed time.
         let Some(out) = srv.stdout.take() else {
             let _ = srv.kill();
             let _ = srv.wait();
             return Err("no iperf3 stdout".into());
         };
+        // Wait for the server's own "listening" line, not a fixed time.
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -303,25 +334,21 @@ impl Topology {
                 }
             }
         });
-        let ready = rx.recv_timeout(std::time::Duration::from_secs(20));
-        if ready.is_err() {
+        if rx.recv_timeout(std::time::Duration::from_secs(20)).is_err() {
             let _ = srv.kill();
             let _ = srv.wait();
             return Err("iperf3 server did not start".into());
         }
-        let (t, p) = (secs.to_string(), streams.to_string());
-        let r = client.exec(&[
+        let mut cmd = vec![
             "iperf3",
             "-c",
             server.addr4(),
-            "-t",
-            &t,
-            "-P",
-            &p,
             "-J",
             "--connect-timeout",
             "5000",
-        ]);
+        ];
+        cmd.extend_from_slice(args);
+        let r = client.exec(&cmd);
         let _ = srv.kill();
         let _ = srv.wait();
         let v: serde_json::Value =
@@ -329,9 +356,7 @@ impl Topology {
         if let Some(e) = v.get("error") {
             return Err(format!("iperf3: {e}"));
         }
-        v["end"]["sum_received"]["bits_per_second"]
-            .as_f64()
-            .ok_or_else(|| format!("no throughput in {v}"))
+        Ok(v)
     }
 }
 

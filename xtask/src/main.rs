@@ -70,6 +70,13 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         runs: usize,
     },
+    /// L2 bridge throughput per NIC model: iperf3 TCP (1 and 4 streams) and 64-byte
+    /// UDP frames per second (needs root: namespaces and taps).
+    Bridge {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        secs: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -100,6 +107,11 @@ fn main() -> ExitCode {
             setup::ensure(setup::Need::Run).and_then(|_| run(&opts))
         }
         Cmd::Test => setup::ensure(setup::Need::Test).and_then(|_| test_all()),
+        Cmd::Bench {
+            what: BenchCmd::Bridge { secs },
+        } => setup::ensure(setup::Need::Test)
+            .and_then(|_| build_all().map(|_| ()))
+            .and_then(|_| bench_bridge(secs)),
         Cmd::Bench {
             what: BenchCmd::Boot { runs },
         } => setup::ensure(setup::Need::Image)
@@ -513,6 +525,69 @@ fn bench_boot(runs: usize) -> Result<()> {
                 size_kib(&p)
             );
         }
+    }
+    Ok(())
+}
+
+fn bench_bridge(secs: u32) -> Result<()> {
+    use tests::netns::{Addressing, Topology};
+    if !tests::netns::is_root() {
+        return Err("bench bridge needs root (network namespaces and taps)".into());
+    }
+    println!("L2 bridge through Damselfly under TCG, {secs} s per figure (iperf3 from the lan namespace to wan)");
+    println!(
+        "{:<30} {:>14} {:>14} {:>16}",
+        "NICs (machine, CPUs)", "TCP 1 stream", "TCP 4 streams", "64-byte UDP"
+    );
+    for (name, machine, smp, lan, wan, members) in [
+        ("e1000 x2", Machine::Pc, 1, "e1000", "e1000", ("em0", "em1")),
+        (
+            "e1000e x2",
+            Machine::Q35,
+            1,
+            "e1000e",
+            "e1000e",
+            ("em0", "em1"),
+        ),
+        (
+            "virtio-net x2 (mq)",
+            Machine::Q35,
+            2,
+            "virtio-net-pci",
+            "virtio-net-pci",
+            ("vtnet0", "vtnet1"),
+        ),
+        (
+            "e1000 + virtio-net",
+            Machine::Pc,
+            1,
+            "e1000",
+            "virtio-net-pci",
+            ("em0", "vtnet0"),
+        ),
+    ] {
+        let rc = format!(
+            "cloned_interfaces=\"bridge0\"\nifconfig_bridge0=\"addm {} addm {} up\"\n",
+            members.0, members.1
+        );
+        let path = artifacts::out_dir().join("bench-bridge.tar");
+        tests::config::pack_files(&[("etc/rc.conf", &rc)], &path).map_err(|e| e.to_string())?;
+        let mut cfg = QemuConfig::new(Build::BareMetal, Image::Kernel)
+            .machine(machine)
+            .smp(smp);
+        cfg.initrd = Some(path);
+        let t = Topology::start(cfg, lan, wan, Addressing::Bridged);
+        let (l, w) = (t.lan.clone(), t.wan.clone());
+        let one = t.iperf3(&l, &w, secs, 1)?;
+        let four = t.iperf3(&l, &w, secs, 4)?;
+        let pps = t.udp_small_pps(&l, &w, secs)?;
+        println!(
+            "{:<30} {:>9.0} Mb/s {:>9.0} Mb/s {:>11.0} pkt/s",
+            format!("{name} ({}, {smp})", machine.name()),
+            one / 1e6,
+            four / 1e6,
+            pps
+        );
     }
     Ok(())
 }
