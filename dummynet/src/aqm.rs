@@ -80,6 +80,27 @@ pub struct RedState {
 }
 
 impl RedState {
+    /// The queue was empty long enough to send `m` packets: the average decays as if
+    /// `m` zero-length samples had been taken, `avg *= (1 - w_q)^m` (Floyd & Jacobson's
+    /// idle-time rule, which FreeBSD also applies).
+    pub fn decay_idle(&mut self, p: &RedParams, m: u64) {
+        if m == 0 || self.avg_q32 == 0 {
+            return;
+        }
+        // (1 - w_q)^m in 32.32 fixed point, by squaring.
+        let mut base = u128::from(ONE_Q32 - p.w_q_q32.min(ONE_Q32));
+        let mut factor = u128::from(ONE_Q32);
+        let mut e = m.min(1 << 24);
+        while e > 0 && factor > 0 {
+            if e & 1 == 1 {
+                factor = (factor * base) >> 32;
+            }
+            base = (base * base) >> 32;
+            e >>= 1;
+        }
+        self.avg_q32 = (self.avg_q32 * factor) >> 32;
+    }
+
     /// Update the average with the current queue size (before the arrival) and decide
     /// whether to drop the arriving packet. `uniform_q32` is a uniform draw in
     /// `[0, 2^32)`.
@@ -282,6 +303,23 @@ mod tests {
         let mut s = RedState::default();
         assert!(!s.should_drop(&p, false, 5, 0));
         assert!(s.should_drop(&p, false, 25, ONE_Q32 - 1));
+        // Idle time decays the average: after a long idle period, no drop at 25.
+        let mut idle = RedState::default();
+        assert!(idle.should_drop(&p, false, 25, ONE_Q32 - 1));
+        idle.decay_idle(&p, 1);
+        assert_eq!(
+            idle.avg_q32, 0,
+            "w_q = 1: one idle packet time forgets everything"
+        );
+        let half = RedParams {
+            w_q_q32: ONE_Q32 / 2,
+            ..p
+        };
+        let mut h = RedState::default();
+        h.should_drop(&half, false, 16, 0);
+        assert_eq!(h.avg_q32 >> 32, 8);
+        h.decay_idle(&half, 2);
+        assert_eq!(h.avg_q32 >> 32, 2, "avg * (1/2)^2");
         let mut g = RedState::default();
         // gentle, between max and 2*max: probability below one, so a high draw passes
         assert!(!g.should_drop(&p, true, 25, ONE_Q32 - 1));

@@ -188,6 +188,7 @@ impl<P: Packet> Instance<P> {
             aqm: fs.aqm,
             last_arrival_ns: now_ns,
             live: true,
+            empty_since_ns: now_ns,
         };
         self.qindex.ensure_buckets(fs.buckets as usize);
         if let Some(q) = self.free.pop() {
@@ -279,6 +280,17 @@ impl<P: Packet> Instance<P> {
             {
                 verdict = Some(DropReason::QueueFull);
             } else if let Aqm::Red(p) | Aqm::Gred(p) = fs.aqm {
+                if qs.stats.len_pkts == 0 {
+                    // Idle since it emptied: as many zero samples as full-size packets
+                    // the link could have sent meanwhile (all of them if unlimited).
+                    let idle = u128::from(now.saturating_sub(qs.empty_since_ns));
+                    let m = match link.bw.bits_per_sec() {
+                        0 if idle > 0 => u64::MAX,
+                        bps => (idle * u128::from(bps) / (8 * 1500 * 1_000_000_000))
+                            .min(u128::from(u64::MAX)) as u64,
+                    };
+                    qs.red.decay_idle(&p, m);
+                }
                 let qlen = match fs.limit {
                     crate::aqm::QueueLimit::Slots(_) => u64::from(qs.stats.len_pkts),
                     crate::aqm::QueueLimit::Bytes(_) => qs.stats.len_bytes,
@@ -340,6 +352,9 @@ impl<P: Packet> Instance<P> {
             qs.stats.len_bytes -= u64::from(item.len);
             let sojourn = t.saturating_sub(item.enq_ns);
             let emptied = qs.stats.len_pkts == 0;
+            if emptied {
+                qs.empty_since_ns = t;
+            }
             match qs.aqm {
                 Aqm::Codel(p) => {
                     let drop = qs.codel.on_dequeue(&p, t, sojourn, qs.stats.len_bytes);

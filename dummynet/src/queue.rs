@@ -84,6 +84,8 @@ pub struct FlowQueue {
     pub last_arrival_ns: u64,
     /// False once reclaimed (its slot waits for a new flow).
     pub live: bool,
+    /// When the queue last became empty (RED's idle-time decay).
+    pub empty_since_ns: u64,
 }
 
 /// How long an empty dynamic queue is kept after its last packet (its counters go

@@ -452,3 +452,46 @@ fn idle_per_host_pipes_expire_under_host_churn() {
         "two packets in the burst, the third at 1 Mbit/s"
     );
 }
+
+#[test]
+fn red_average_decays_while_the_queue_is_idle() {
+    let mut dn = Dummynet::new(1);
+    config(
+        &mut dn,
+        &["pipe 1 config bw 1Mbit/s queue 50 red 0.002/5/10/0.5"],
+    );
+    // A long overload keeps the queue near full: the slow average climbs past max_th.
+    let burst = simulate(
+        &mut dn,
+        cbr(0, Target::Pipe(1), flow(1, 17), 1000, 0, 1_000_000, 3000),
+        Time::from_secs(30),
+        |_, _| vec![],
+    );
+    assert!(
+        burst.dropped.len() > 1000,
+        "{} dropped",
+        burst.dropped.len()
+    );
+    // A minute later the queue has long been empty: the next packets are judged by a
+    // decayed average, not by the stale one from the overload (which would drop them).
+    let later = simulate(
+        &mut dn,
+        cbr(
+            10_000,
+            Target::Pipe(1),
+            flow(1, 17),
+            1000,
+            90_000_000_000,
+            0,
+            3,
+        ),
+        Time::from_secs(91),
+        |_, _| vec![],
+    );
+    assert!(
+        later.dropped.is_empty(),
+        "after idle: {:?}",
+        later.dropped.iter().map(|p| p.id).collect::<Vec<_>>()
+    );
+    assert_eq!(later.departed.len(), 3);
+}
