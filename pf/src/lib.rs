@@ -10,6 +10,7 @@
 //! - `rule` — pass/block/match, scrub, nat/rdr/binat and anchor rules.
 //! - `expand` — expansion of lists into concrete rules (pfctl's
 //!   `expand_rule`), defaults, address-family checks, label macros.
+//! - [`options`] — `set` options, typed.
 //! - [`ether`] — layer-2 `ether` rules.
 //! - [`altq`] — ALTQ `altq on` and `queue` definitions.
 //! - [`ruleset`] — the parsed ruleset the filter evaluates: [`Rule`],
@@ -41,6 +42,7 @@ pub mod host;
 pub mod lex;
 pub mod names;
 pub mod nat;
+pub mod options;
 pub mod parse;
 mod parse_addr;
 pub mod print;

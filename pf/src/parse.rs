@@ -13,7 +13,6 @@ use crate::addr::Af;
 use crate::error::ParseError;
 use crate::host::HostEnv;
 use crate::lex::{Lexer, Tok, Token};
-use crate::print::{quoted, word};
 use crate::ruleset::{Anchor, Definition, LimiterDef, Ruleset};
 use crate::table::{TableAddr, TableDef, TableSource};
 use crate::Dialect;
@@ -389,7 +388,7 @@ impl Parser<'_> {
             return Err(self.syntax());
         }
         let Some(data) = self.host.read_file(&path) else {
-            return Err(self.error(&format!("cannot open include file {path}")));
+            return Err(self.error(&format!("failed to include file {path}")));
         };
         // The newline ending this line is already buffered; the included
         // text is read after it.
@@ -407,187 +406,6 @@ impl Parser<'_> {
         self.expect_word("from")?;
         self.string()?;
         self.end_of_line()
-    }
-
-    fn set_option(&mut self) -> Result<(), ParseError> {
-        self.expect_word("set")?;
-        let opt = self.word()?;
-        let text = match opt.as_str() {
-            "timeout" => {
-                let mut items = Vec::new();
-                let list = self.eat_sym("{")?;
-                loop {
-                    self.skip_nl_if(list)?;
-                    if list && self.eat_sym("}")? {
-                        break;
-                    }
-                    let name = self.string()?;
-                    if !crate::names::TIMEOUTS.contains(&name.as_str()) {
-                        return Err(self.error(&format!("unknown timeout {name}")));
-                    }
-                    let v = self.number_max(u64::from(u32::MAX), "timeout")?;
-                    items.push(format!("set timeout {name} {v}"));
-                    if !list {
-                        break;
-                    }
-                    self.eat_sym(",")?;
-                }
-                for t in items {
-                    self.defs.push(Definition::Option(t));
-                }
-                return self.end_of_line();
-            }
-            "limit" => {
-                let mut items = Vec::new();
-                let list = self.eat_sym("{")?;
-                loop {
-                    self.skip_nl_if(list)?;
-                    if list && self.eat_sym("}")? {
-                        break;
-                    }
-                    let name = self.word()?;
-                    if !matches!(
-                        name.as_str(),
-                        "states"
-                            | "frags"
-                            | "src-nodes"
-                            | "tables"
-                            | "table-entries"
-                            | "anchors"
-                            | "eth-anchors"
-                            | "pktdelay-pkts"
-                    ) {
-                        return Err(self.error(&format!("unknown limit {name}")));
-                    }
-                    let v = self.number_max(u64::from(u32::MAX), "limit")?;
-                    items.push(format!("set limit {name} {v}"));
-                    if !list {
-                        break;
-                    }
-                    self.eat_sym(",")?;
-                }
-                for t in items {
-                    self.defs.push(Definition::Option(t));
-                }
-                return self.end_of_line();
-            }
-            "block-policy" => {
-                let v = self.word()?;
-                match v.as_str() {
-                    "drop" => self.block_return = false,
-                    "return" => self.block_return = true,
-                    _ => return Err(self.syntax()),
-                }
-                format!("set block-policy {v}")
-            }
-            "optimization"
-            | "ruleset-optimization"
-            | "debug"
-            | "state-policy"
-            | "require-order"
-            | "reassemble"
-            | "syncookies"
-            | "fail-policy" => {
-                let mut v = self.word()?;
-                let allowed: &[&str] = match opt.as_str() {
-                    "optimization" => &[
-                        "normal",
-                        "high-latency",
-                        "satellite",
-                        "aggressive",
-                        "conservative",
-                    ],
-                    "ruleset-optimization" => &["none", "basic", "profile"],
-                    "debug" => &["none", "urgent", "misc", "loud"],
-                    "state-policy" => &["if-bound", "floating"],
-                    "require-order" | "reassemble" => &["yes", "no"],
-                    "syncookies" => &["never", "always", "adaptive"],
-                    _ => &["drop", "return"],
-                };
-                if !allowed.contains(&v.as_str()) {
-                    return Err(self.error(&match opt.as_str() {
-                        "debug" => format!("error setting debuglevel {v}"),
-                        _ => format!("unknown {opt} {v}"),
-                    }));
-                }
-                if opt == "reassemble" && self.eat_word("no-df")? {
-                    v.push_str(" no-df");
-                }
-                if opt == "syncookies" && self.eat_sym("(")? {
-                    v.push_str(" (");
-                    while !self.eat_sym(")")? {
-                        let w = self.string()?;
-                        v.push_str(&word(&w));
-                        if self.eat_sym(",")? {
-                            v.push_str(", ");
-                        } else if !self.is_sym(")")? {
-                            v.push(' ');
-                        }
-                    }
-                    v.push(')');
-                }
-                let text = format!("set {opt} {v}");
-                if opt == "ruleset-optimization" {
-                    // pfctl does not echo this one.
-                    self.defs.push(Definition::QuietOption(text));
-                    return self.end_of_line();
-                }
-                text
-            }
-            "keepcounters" => "set keepcounters".into(),
-            "hostid" => {
-                let n = self.number()?;
-                if n == 0 || n > u64::from(u32::MAX) {
-                    return Err(self.error("hostid must be non-zero"));
-                }
-                format!("set hostid 0x{n:08x}")
-            }
-            "loginterface" | "fingerprints" => {
-                let v = self.string()?;
-                if opt == "fingerprints" {
-                    format!("set fingerprints {}", quoted(&v))
-                } else {
-                    format!("set {opt} {}", word(&v))
-                }
-            }
-            "skip" => {
-                self.expect_word("on")?;
-                let ifs = self.if_name_list()?;
-                let mut s = String::from("set skip on");
-                if let [one] = ifs.as_slice() {
-                    s.push(' ');
-                    s.push_str(&word(one));
-                } else {
-                    s.push_str(" {");
-                    for i in &ifs {
-                        s.push(' ');
-                        s.push_str(&word(i));
-                    }
-                    s.push_str(" }");
-                }
-                // pfctl does not echo `set skip`.
-                self.defs.push(Definition::QuietOption(s));
-                return self.end_of_line();
-            }
-            "state-defaults" => {
-                if self.state_defaults.is_some() {
-                    return Err(self.error("cannot redefine state-defaults"));
-                }
-                // Applied to every stateful rule; pfctl does not echo it.
-                self.state_defaults = Some(self.state_opts(false)?);
-                return self.end_of_line();
-            }
-            _ => return Err(self.syntax()),
-        };
-        self.defs.push(Definition::Option(text));
-        self.end_of_line()
-    }
-
-    fn skip_nl_if(&mut self, list: bool) -> Result<(), ParseError> {
-        if list {
-            self.skip_nl()?;
-        }
-        Ok(())
     }
 
     /// `name` or `{ name, name }`.

@@ -35,10 +35,10 @@ pub fn print_ruleset(rs: &Ruleset, host: &dyn HostEnv, dialect: &Dialect) -> Str
                 p.out.push_str(&fmt_table(t));
                 p.out.push('\n');
             }
-            Definition::QuietOption(_) => {}
             Definition::Option(o) => {
-                p.out.push_str(o);
-                p.out.push('\n');
+                if o.echoed() {
+                    let _ = writeln!(p.out, "{o}");
+                }
             }
             Definition::Altq(a) => {
                 p.out.push_str(&a.to_string());

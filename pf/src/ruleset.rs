@@ -457,11 +457,8 @@ pub enum Definition {
     Macro(String, String),
     /// `table <name> ...`.
     Table(TableDef),
-    /// `set ...`, normalised text, as `pfctl -v` echoes it.
-    Option(String),
-    /// A `set` option `pfctl -v` does not echo (`set skip`,
-    /// `set ruleset-optimization`).
-    QuietOption(String),
+    /// `set ...`.
+    Option(crate::options::SetOption),
     /// `altq on ...`.
     Altq(AltqDef),
     /// ALTQ `queue ...`.

@@ -187,7 +187,7 @@ fn errors_name_file_and_line() {
     );
     assert_eq!(
         error("include \"missing.conf\"\n"),
-        "pf.conf:1: cannot open include file missing.conf"
+        "pf.conf:1: failed to include file missing.conf"
     );
 }
 
@@ -338,5 +338,28 @@ fn pfctl_rule_checks() {
     assert_eq!(
         print("pass proto icmp icmp-type echoreq\n"),
         "pass inet proto icmp all icmp-type echoreq keep state\n"
+    );
+}
+
+#[test]
+fn set_options_are_typed() {
+    use pf::options::SetOption;
+    use pf::ruleset::Definition;
+    let rs = pf::parse(
+        "x",
+        b"set skip on { lo0 wan0 }\nset limit states 10\n",
+        &Router,
+        &Dialect::FREEBSD,
+    )
+    .unwrap();
+    assert_eq!(
+        rs.defs,
+        [
+            Definition::Option(SetOption::Skip(vec!["lo0".into(), "wan0".into()])),
+            Definition::Option(SetOption::Limit {
+                name: "states".into(),
+                value: 10
+            }),
+        ]
     );
 }
