@@ -58,6 +58,8 @@ pub struct QemuConfig {
     pub netns: Option<String>,
     /// A UNIX socket for the QEMU monitor (`set_link`, …), instead of none.
     pub monitor: Option<PathBuf>,
+    /// `-cpu` model (QEMU's default when `None`).
+    pub cpu: Option<String>,
 }
 
 impl QemuConfig {
@@ -74,6 +76,7 @@ impl QemuConfig {
             initrd: None,
             netns: None,
             monitor: None,
+            cpu: None,
         }
     }
 
@@ -134,6 +137,9 @@ impl QemuConfig {
             "none".into(),
             "-no-reboot".into(),
         ];
+        if let Some(cpu) = &self.cpu {
+            a.extend(["-cpu".into(), cpu.clone()]);
+        }
         if self.debug_exit {
             a.extend([
                 "-device".into(),

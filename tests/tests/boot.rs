@@ -141,3 +141,22 @@ fn lspci_lists_nics_pc() {
 fn lspci_lists_nics_q35() {
     lspci_lists_nics(Machine::Q35);
 }
+
+/// QEMU's richest CPU model under TCG (more CPUID features, larger TSC/APIC variety).
+#[test]
+fn cpu_max_q35_smp4() {
+    let mut cfg = QemuConfig::new(Build::BareMetal, Image::Kernel)
+        .machine(Machine::Q35)
+        .smp(4);
+    cfg.cpu = Some("max".into());
+    let mut q = Qemu::boot(cfg).expect("start qemu");
+    let ready = q.wait_ready().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ready.online, 4, "{}", ready.line);
+    q.send("halt");
+    assert_eq!(
+        q.wait_exit(Duration::from_secs(30)),
+        Verdict::Pass,
+        "{}",
+        q.transcript()
+    );
+}

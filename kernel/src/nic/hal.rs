@@ -258,6 +258,7 @@ fn apic_id_of(cpu: u32) -> u32 {
 }
 
 /// Vector shared by every device on one legacy GSI (I/O APIC pins deliver one vector).
+/// Touched only while attaching devices at boot, on the boot CPU: a lock, not a message.
 static GSI_VECTORS: spin::Mutex<Vec<(u32, u8)>> = spin::Mutex::new(Vec::new());
 
 impl Interrupts for KernelIrqs {

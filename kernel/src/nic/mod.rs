@@ -63,7 +63,8 @@ pub fn link_watch(cpu: usize) -> bool {
     any
 }
 
-/// Each CPU's netisr setup, taken once by that CPU's runtime.
+/// Each CPU's netisr setup, taken once by that CPU's runtime. Locked once per CPU at
+/// start-up (a hand-over, not a shared structure), so not worth a message.
 static SETUPS: spin::Once<Vec<spin::Mutex<Option<netisr::Setup>>>> = spin::Once::new();
 
 /// Probes and attaches every NIC and leaves each CPU's queues for its netisr.
