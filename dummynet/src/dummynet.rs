@@ -302,6 +302,44 @@ impl<P: Packet> Dummynet<P> {
         })
     }
 
+    /// Totals of pipe (scheduler) `n` over all its instances: what went on its link(s)
+    /// and what it dropped.
+    pub fn pipe_stats(&self, n: u32) -> Option<crate::instance::InstanceStats> {
+        let s = self.scheds.get(&n)?;
+        let mut t = crate::instance::InstanceStats::default();
+        for i in s.instances.iter().filter(|i| i.is_live()) {
+            t.sent_pkts += i.stats().sent_pkts;
+            t.sent_bytes += i.stats().sent_bytes;
+            t.drops += i.stats().drops;
+        }
+        Some(t)
+    }
+
+    /// Totals of a flowset (`queue N`, or pipe N's own queue) over its live dynamic
+    /// queues; per-flow counters are in [`Instance::queues`].
+    pub fn flowset_stats(&self, id: FlowsetId) -> Option<crate::queue::QueueStats> {
+        let fs = self.flowsets.get(&id)?;
+        let mut t = crate::queue::QueueStats::default();
+        let Some(s) = self.scheds.get(&fs.sched) else {
+            return Some(t);
+        };
+        for q in s
+            .instances
+            .iter()
+            .flat_map(|i| i.queues())
+            .filter(|q| q.live && q.fs == id)
+        {
+            t.tot_pkts += q.stats.tot_pkts;
+            t.tot_bytes += q.stats.tot_bytes;
+            t.drops += q.stats.drops;
+            t.sent_pkts += q.stats.sent_pkts;
+            t.sent_bytes += q.stats.sent_bytes;
+            t.len_pkts += q.stats.len_pkts;
+            t.len_bytes += q.stats.len_bytes;
+        }
+        Some(t)
+    }
+
     // ---- datapath ------------------------------------------------------------
 
     /// Offer a packet to pipe or queue `target` at `now`.

@@ -495,3 +495,73 @@ fn red_average_decays_while_the_queue_is_idle() {
     );
     assert_eq!(later.departed.len(), 3);
 }
+
+#[test]
+fn statistics_per_pipe_queue_and_flow_add_up() {
+    let mut dn = Dummynet::new(4);
+    config(
+        &mut dn,
+        &[
+            "pipe 1 config bw 1Mbit/s",
+            "sched 1 config pipe 1 type wf2q+",
+            "queue 1 config pipe 1 weight 1 queue 5 plr 0.05 mask src-ip 0xffffffff",
+            "queue 2 config pipe 1 weight 3 queue 5",
+        ],
+    );
+    let mut arrivals = Vec::new();
+    for h in 1..=3u8 {
+        arrivals.extend(cbr(
+            u64::from(h) << 20,
+            Target::Queue(1),
+            flow(h, 6),
+            500,
+            0,
+            2_000_000,
+            500,
+        ));
+    }
+    arrivals.extend(cbr(
+        9 << 20,
+        Target::Queue(2),
+        flow(9, 17),
+        1500,
+        0,
+        4_000_000,
+        250,
+    ));
+    let out = simulate(&mut dn, arrivals, Time::from_secs(100), |_, _| vec![]);
+    let q1 = dn
+        .flowset_stats(dummynet::queue::FlowsetId::Queue(1))
+        .unwrap();
+    let q2 = dn
+        .flowset_stats(dummynet::queue::FlowsetId::Queue(2))
+        .unwrap();
+    let pipe = dn.pipe_stats(1).unwrap();
+    assert_eq!(q1.tot_pkts, 1500);
+    assert_eq!(q2.tot_pkts, 250);
+    assert_eq!(q1.sent_pkts + q1.drops, q1.tot_pkts);
+    assert_eq!(q2.sent_pkts + q2.drops, q2.tot_pkts);
+    assert_eq!(pipe.sent_pkts, q1.sent_pkts + q2.sent_pkts);
+    assert_eq!(pipe.sent_pkts as usize, out.departed.len());
+    assert_eq!(pipe.drops as usize, out.dropped.len());
+    assert_eq!(
+        pipe.sent_bytes,
+        out.departed
+            .iter()
+            .map(|(_, p)| u64::from(p.len))
+            .sum::<u64>()
+    );
+    // Per flow: three dynamic queues in queue 1, each with its own counters.
+    let inst = &dn.sched(1).unwrap().instances()[0];
+    let per_flow: Vec<u64> = inst
+        .queues()
+        .iter()
+        .filter(|q| q.fs == dummynet::queue::FlowsetId::Queue(1))
+        .map(|q| q.stats.tot_pkts)
+        .collect();
+    assert_eq!(per_flow, [500, 500, 500]);
+    assert!(
+        q1.drops > 0 && q2.drops > 0,
+        "overload drops in both: {q1:?} {q2:?}"
+    );
+}
