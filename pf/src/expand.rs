@@ -452,7 +452,7 @@ impl Parser<'_> {
             if a.not {
                 s.push('!');
             }
-            s.push_str(&fmt_addr(&a.addr, false));
+            s.push_str(&fmt_addr(&a.addr));
             s
         };
         let port = |p: &Option<PortRange>| match p {

@@ -4,8 +4,8 @@
 //!
 //! - [`lex`] — tokens of pf.conf: words, strings, symbols; `$macro`
 //!   expansion, `\` continuations, comments, included files.
-//! - [`parse`] — statements: macros, `set` options, tables, includes,
-//!   limiters, inline anchors; the [`Parser`](parse) core.
+//! - [`mod@parse`] — entry points [`parse()`] and [`parse_all()`]; statements:
+//!   macros, tables, includes, limiters, inline anchors; error recovery.
 //! - `parse_addr` — hosts, host lists, ports, users and groups.
 //! - `rule` — pass/block/match, scrub, nat/rdr/binat and anchor rules.
 //! - `expand` — expansion of lists into concrete rules (pfctl's

@@ -1,7 +1,7 @@
 //! The pf.conf parser: statements, macros, tables, options, anchors.
 //!
-//! Rules are read into a [`crate::expand::RuleSpec`] (with its lists) by
-//! `rule.rs`, then expanded into concrete [`Rule`]s by `expand.rs`.
+//! Rules are read into a `RuleSpec` (with its lists) by `rule.rs`, then
+//! expanded into concrete [`crate::Rule`]s by `expand.rs`.
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;

@@ -667,7 +667,7 @@ pub(crate) fn fmt_prefix(p: &IpPrefix) -> String {
 }
 
 /// An address as pfctl prints it.
-pub(crate) fn fmt_addr(a: &Address, _verbose: bool) -> String {
+pub(crate) fn fmt_addr(a: &Address) -> String {
     match a {
         Address::Any => "any".into(),
         Address::NoRoute => "no-route".into(),
@@ -707,7 +707,7 @@ fn fmt_addr_spec(a: &Address, not: bool) -> String {
     if not {
         s.push_str("! ");
     }
-    s.push_str(&fmt_addr(a, false));
+    s.push_str(&fmt_addr(a));
     s
 }
 
@@ -732,9 +732,9 @@ fn fmt_pool(p: &Pool, usage: PoolUse) -> String {
         match (usage, &a.ifname) {
             (PoolUse::Route, Some(ifname)) if a.addr == Address::Any => s.push_str(&word(ifname)),
             (PoolUse::Route, Some(ifname)) => {
-                let _ = write!(s, "({} {})", word(ifname), fmt_addr(&a.addr, false));
+                let _ = write!(s, "({} {})", word(ifname), fmt_addr(&a.addr));
             }
-            _ => s.push_str(&fmt_addr(&a.addr, false)),
+            _ => s.push_str(&fmt_addr(&a.addr)),
         }
     }
     if many {

@@ -205,7 +205,7 @@ pub struct Dummynet {
     pub is_pipe: bool,
     /// Number for the rule's direction (0: none).
     pub forward: u16,
-    /// Number for replies (0: same as... none).
+    /// Number for replies (0: none).
     pub reverse: u16,
 }
 
