@@ -12,10 +12,10 @@ fn parse_mac_bytes(s: &str) -> Option<[u8; 6]> {
     let mut out = [0u8; 6];
     let mut n = 0;
     for part in s.split(':') {
-        if n >= 6 || part.is_empty() || part.len() > 2 {
+        if part.is_empty() || part.len() > 2 {
             return None;
         }
-        out[n] = u8::from_str_radix(part, 16).ok()?;
+        *out.get_mut(n)? = u8::from_str_radix(part, 16).ok()?;
         n += 1;
     }
     (n == 6).then_some(out)

@@ -150,8 +150,8 @@ impl Lexer {
 
     fn bump(&mut self) {
         if let Some(s) = self.sources.last_mut() {
-            if s.pos < s.data.len() {
-                if s.data[s.pos] == b'\n' && !s.is_macro {
+            if let Some(&c) = s.data.get(s.pos) {
+                if c == b'\n' && !s.is_macro {
                     if let Some(f) = self.files.get_mut(s.file) {
                         f.1 = f.1.saturating_add(1);
                     }

@@ -329,7 +329,7 @@ impl Parser<'_> {
 
     fn statement(&mut self, anchor: &mut Anchor) -> Result<(), ParseError> {
         // `@N` rule numbers of old `pfctl -v` output are accepted and ignored.
-        if matches!(self.peek()?, Tok::Word(w) if w.len() > 1 && w.starts_with('@') && w[1..].bytes().all(|c| c.is_ascii_digit()))
+        if matches!(self.peek()?, Tok::Word(w) if w.strip_prefix('@').is_some_and(|n| !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())))
         {
             self.next()?;
         }

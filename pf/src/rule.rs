@@ -759,7 +759,7 @@ impl Parser<'_> {
                         Tok::Word(k) if k.starts_with("0x") => {
                             let k = k.clone();
                             self.next()?;
-                            match u128::from_str_radix(&k[2..], 16) {
+                            match u128::from_str_radix(k.get(2..).unwrap_or(""), 16) {
                                 Ok(v) if k.len() == 34 => Some(v),
                                 _ => {
                                     return Err(
