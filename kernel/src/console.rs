@@ -88,7 +88,9 @@ commands:
   cpus                 CPUs from the ACPI MADT
   lspci [-v]           PCI devices (-v: BARs and capabilities)
   acpi                 ACPI tables found
-  ifconfig [IF]        network interfaces: address, link, counters
+    ifconfig [IF]        network interfaces: address, link, counters
+  netstat -rn          the routing table
+  route add|delete|change|get ...   change or query the routing table (route(8) syntax)
   netstat -Q           per-CPU netisr counters
   cmdline              the kernel command line
   config               where the boot configuration came from, and its files
@@ -199,6 +201,17 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
         }
         "cmdline" => writeln!(out, "{}", state::boot_info().cmdline()),
         "ifconfig" => crate::nic::ifconfig(out, args.first().copied()),
+        "netstat" if args.first() == Some(&"-rn") || args.first() == Some(&"-r") => {
+            crate::rtable::netstat(out);
+            Ok(())
+        }
+        "route" => match rt {
+            Some(rt) => {
+                crate::rtable::route_command(&args, out, rt, threads::PORT_CONSOLE);
+                Ok(())
+            }
+            None => writeln!(out, "route: needs the console thread"),
+        },
         "netstat" if args.first() == Some(&"-Q") => {
             let _ = writeln!(out, "CPU        RX   FORWARDED     DROPPED       POLLS");
             for p in arch::percpu::online() {

@@ -21,6 +21,7 @@ mod mem;
 mod nic;
 mod pci;
 mod phys;
+mod rtable;
 mod smp;
 mod state;
 mod threads;
@@ -136,6 +137,7 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
     threads::register_vectors();
     let online = smp::start_aps();
     nic::init(cfg, online);
+    rtable::init();
     threads::init(online);
     let boot_ms = arch::time::now_ns() / 1_000_000;
     kprintln!(

@@ -96,6 +96,8 @@ pub enum Ctl {
         span_ns: u64,
     },
     TimersDone(TimerReport),
+    /// Visited in turn by every CPU: apply this route-table update to your replica.
+    RouteUpdate(Arc<routes::FibUpdate>),
 }
 
 /// How a CPU's timer test went.
@@ -154,8 +156,10 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
         wheel: TimerWheel::new(TIMER_TICK_SHIFT, arch::time::now_ns()),
         test: None,
     }));
+    let routes = Rc::new(RefCell::new(crate::rtable::new_replica()));
     let control = rt.spawn(Box::new(Control {
         me,
+        routes: routes.clone(),
         timers: timers.clone(),
     }));
     let port = rt.cpu().open_port(control);
@@ -165,8 +169,8 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
         last_link_watch_ns: 0,
     }));
     rt.cpu().sched().bind_work_bit(WORK_TIMER, timer);
-    if let Some(netisr) =
-        crate::nic::take_setup(index).and_then(|s| crate::nic::netisr::Netisr::new(index, s))
+    if let Some(netisr) = crate::nic::take_setup(index)
+        .and_then(|s| crate::nic::netisr::Netisr::new(index, s, routes.clone()))
     {
         let t = rt.spawn(Box::new(netisr));
         rt.cpu().sched().bind_work_bit(WORK_NETISR, t);
@@ -201,6 +205,8 @@ struct Timers {
 struct Control {
     me: CpuId,
     timers: Rc<RefCell<Timers>>,
+    /// This CPU's route replica (shared with its netisr, same CPU only).
+    routes: Rc<RefCell<routes::Replica>>,
 }
 
 impl Thread<Ctl, ApicDoorbell> for Control {
@@ -238,6 +244,10 @@ impl Thread<Ctl, ApicDoorbell> for Control {
                         report: TimerReport::default(),
                         last_deadline: 0,
                     });
+                }
+                Incoming::Visit(token, Ctl::RouteUpdate(u)) => {
+                    self.routes.borrow_mut().apply(&u);
+                    rt.visit_next(token, Ctl::RouteUpdate(u));
                 }
                 Incoming::Visit(token, Ctl::Visit(mut v)) => {
                     v.push((self.me.index(), apic::id()));

@@ -10,7 +10,9 @@ use super::dev::Queue;
 use super::hal::{DmaBlock, KernelDma};
 use super::EVENTS;
 use crate::threads::{ApicDoorbell, Ctl, Rt};
+use alloc::rc::Rc;
 use alloc::vec::Vec;
+use core::cell::RefCell;
 use core::sync::atomic::{AtomicU64, Ordering};
 use lwkt::runner::Thread;
 use lwkt::sched::{ThreadId, Yield};
@@ -49,6 +51,9 @@ pub static STATS: [NetisrStats; crate::arch::percpu::MAX_CPUS] = [const {
 
 pub struct Netisr {
     cpu: usize,
+    /// This CPU's route replica (updated by its control thread between our runs).
+    #[allow(dead_code)]
+    routes: Rc<RefCell<routes::Replica>>,
     pool: PacketPool<DmaBlock>,
     queues: Vec<(usize, Queue)>,
     bridge_peer: Vec<Option<usize>>,
@@ -60,7 +65,7 @@ pub struct Netisr {
 
 impl Netisr {
     /// Creates the thread's state: a packet pool sized for the rings it feeds.
-    pub fn new(cpu: usize, setup: Setup) -> Option<Netisr> {
+    pub fn new(cpu: usize, setup: Setup, routes: Rc<RefCell<routes::Replica>>) -> Option<Netisr> {
         let buffers = 1024 + 1024 * setup.queues.len() as u32;
         let mut pool = match PacketPool::new(cpu as u16, &KernelDma, buffers) {
             Ok(p) => p,
@@ -75,6 +80,7 @@ impl Netisr {
         }
         Some(Netisr {
             cpu,
+            routes,
             pool,
             queues,
             bridge_peer: setup.bridge_peer,

@@ -1,0 +1,275 @@
+//! The routing table: one master (the RIB, on the control path) and one compiled replica
+//! per CPU that its netisr looks up without locks or atomics.
+//!
+//! A change (`route add`, a boot-time route) is made to the master, which produces FIB
+//! updates; each update then visits every CPU in turn on the LWKT fabric (the control
+//! thread applies it between two packets of its netisr) and the command returns only when
+//! the last CPU has applied it. At boot the updates are applied by each CPU as it starts.
+
+use crate::state;
+use crate::threads::{Ctl, Rt, PORT_CONTROL};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use core::fmt::Write;
+use core::net::IpAddr;
+use crossbeam_queue::SegQueue;
+use ipnet::IpNet;
+use routes::text::{parse_route_command, write_netstat, write_route_get, FileTarget, RouteVerb};
+use routes::{Fanout, FibUpdate, IfName, NextHop, Replica, Route, RouteFlags, RouteTable};
+
+/// Updates produced by master-table changes, not yet sent to the CPUs.
+static PENDING: SegQueue<FibUpdate> = SegQueue::new();
+
+/// Collects the updates a master-table change produces; the caller then sends each on
+/// its visit of every CPU and waits ([`apply_pending`]). The table's "returns when every
+/// replica applied it" contract is kept by the command, which returns only after those
+/// visits.
+#[derive(Default)]
+pub struct Pending;
+
+impl Fanout for Pending {
+    fn visit_all(&mut self, update: FibUpdate) {
+        if !update.is_empty() {
+            PENDING.push(update);
+        }
+    }
+}
+
+/// The master table. Route commands and boot configuration only, never per packet: a
+/// lock, because a message would have nobody else to go to.
+static MASTER: spin::Mutex<Option<RouteTable<Pending>>> = spin::Mutex::new(None);
+
+/// Updates made at boot, applied by every CPU when its runtime starts.
+static BOOT_UPDATES: spin::Once<Vec<Arc<FibUpdate>>> = spin::Once::new();
+
+/// Interface index of a NIC as `route`/`netstat` show it (BSD numbering starts at 1).
+pub fn ifindex_of(name: &str) -> Option<u16> {
+    crate::nic::nics()
+        .iter()
+        .position(|n| n.name == name)
+        .map(|i| i as u16 + 1)
+}
+
+/// The connected interface whose subnet holds `gw`.
+fn interface_for_gateway(rib: &routes::Rib, gw: IpAddr) -> Option<(u16, IfName)> {
+    let r = rib.lookup(gw)?;
+    r.nexthop
+        .flags
+        .contains(RouteFlags::CONNECTED)
+        .then_some((r.nexthop.ifindex, r.nexthop.ifname))
+}
+
+/// Builds the table from rc.conf (connected routes, `defaultrouter`, `static_routes`…)
+/// and `etc/routes.txt`. Problems are logged; the rest of the table still loads.
+pub fn init() {
+    let cfg = state::config();
+    let mut t = RouteTable::new(Pending);
+    let mut connected: Vec<(IpNet, u16, IfName)> = Vec::new();
+    for ifc in &cfg.rc.interfaces {
+        let (Some(index), Ok(name)) = (ifindex_of(&ifc.name), IfName::new(&ifc.name)) else {
+            if !ifc.inet.is_empty() || !ifc.inet6.is_empty() {
+                log::warn!(
+                    "route: {} is configured in rc.conf but not present",
+                    ifc.name
+                );
+            }
+            continue;
+        };
+        let nexthop = NextHop {
+            gateway: None,
+            ifindex: index,
+            ifname: name,
+            flags: RouteFlags::CONNECTED,
+        };
+        let v4 = ifc.inet.iter().filter_map(|a| {
+            ipnet::Ipv4Net::new(a.addr, a.prefix_len)
+                .ok()
+                .map(|n| IpNet::V4(n.trunc()))
+        });
+        let v6 = ifc.inet6.iter().filter_map(|a| {
+            ipnet::Ipv6Net::new(a.addr, a.prefix_len)
+                .ok()
+                .map(|n| IpNet::V6(n.trunc()))
+        });
+        for dest in v4.chain(v6) {
+            match t.add(Route { dest, nexthop }) {
+                Ok(()) => connected.push((dest, index, name)),
+                Err(e) => log::warn!("route: connected {dest} on {}: {e}", ifc.name),
+            }
+        }
+    }
+    let mut commands: Vec<(String, String)> = Vec::new();
+    if let Some(gw) = cfg.rc.defaultrouter {
+        commands.push(("defaultrouter".into(), format!("add -net 0.0.0.0/0 {gw}")));
+    }
+    if let Some(gw) = cfg.rc.ipv6_defaultrouter {
+        commands.push((
+            "ipv6_defaultrouter".into(),
+            format!("add -inet6 -net ::/0 {gw}"),
+        ));
+    }
+    for r in &cfg.rc.static_routes {
+        let six = if r.inet6 && !r.args.contains("-inet6") {
+            "-inet6 "
+        } else {
+            ""
+        };
+        commands.push((format!("route_{}", r.name), format!("add {six}{}", r.args)));
+    }
+    for (what, line) in commands {
+        let mut out = String::new();
+        if let Err(e) = change(&mut t, &line, &mut out) {
+            log::warn!("route: {what}: {e}");
+        }
+    }
+    if let Some(text) = &cfg.routes_txt {
+        let by_gateway = |gw: IpAddr| {
+            connected
+                .iter()
+                .filter(|(n, _, _)| n.contains(&gw))
+                .max_by_key(|(n, _, _)| n.prefix_len())
+                .map(|(_, i, n)| (*i, *n))
+        };
+        let n = routes::text::load_route_file(&mut t, text, |r| {
+            r.interface
+                .and_then(|i| ifindex_of(i.as_str()).map(|x| (x, i)))
+                .or_else(|| match r.target {
+                    FileTarget::Gateway(gw) => by_gateway(gw),
+                    _ => None,
+                })
+                .or_else(|| connected.first().map(|(_, i, n)| (*i, *n)))
+                .unwrap_or((0, IfName::new("none").expect("a valid name")))
+        });
+        match n {
+            Ok(n) => log::info!("route: loaded {n} routes from /etc/routes.txt"),
+            Err(e) => {
+                let msg = e.to_string();
+                let msg = msg
+                    .strip_prefix(&format!("line {}: ", e.line))
+                    .unwrap_or(&msg)
+                    .to_string();
+                log::warn!(
+                    "route: /etc/routes.txt:{}: {msg} (no route from the file was loaded)",
+                    e.line
+                )
+            }
+        }
+    }
+    let mut updates = Vec::new();
+    while let Some(u) = PENDING.pop() {
+        updates.push(Arc::new(u));
+    }
+    log::info!("route: {} routes in the table", t.rib().len());
+    BOOT_UPDATES.call_once(|| updates);
+    *MASTER.lock() = Some(t);
+}
+
+/// A CPU's replica, filled with the boot-time table.
+pub fn new_replica() -> Replica {
+    let mut r = Replica::new();
+    for u in BOOT_UPDATES.get().map_or(&[][..], |v| v.as_slice()) {
+        r.apply(u);
+    }
+    r
+}
+
+/// Runs `route add|delete|change ARGS` on the master table; returns BSD-style output.
+fn change(t: &mut RouteTable<Pending>, line: &str, out: &mut dyn Write) -> Result<(), String> {
+    let cmd = parse_route_command(line).map_err(|e| format!("{e}"))?;
+    if cmd.verb == RouteVerb::Get {
+        let found = t.rib().lookup(cmd.dest.addr());
+        let _ = write_route_get(cmd.dest.addr(), found.as_ref(), &mut FmtAdapter(out));
+        return Ok(());
+    }
+    let (ifindex, ifname) = match (cmd.interface, cmd.gateway) {
+        (Some(i), _) => (
+            ifindex_of(i.as_str())
+                .ok_or_else(|| format!("interface {} does not exist", i.as_str()))?,
+            i,
+        ),
+        (None, Some(gw)) => interface_for_gateway(t.rib(), gw).ok_or_else(|| {
+            format!("gateway {gw} is not on a connected network: Network is unreachable")
+        })?,
+        (None, None) if cmd.verb == RouteVerb::Delete => {
+            (0, IfName::new("none").expect("a valid name"))
+        }
+        (None, None) => match cmd.flags.contains(RouteFlags::BLACKHOLE)
+            || cmd.flags.contains(RouteFlags::REJECT)
+        {
+            true => (0, IfName::new("none").expect("a valid name")),
+            false => return Err("a gateway or -interface is needed".into()),
+        },
+    };
+    let kind = if matches!(cmd.dest, IpNet::V4(n) if n.prefix_len() == 32)
+        || matches!(cmd.dest, IpNet::V6(n) if n.prefix_len() == 128)
+    {
+        "host"
+    } else {
+        "net"
+    };
+    let gw = cmd.gateway.map_or_else(
+        || format!("interface {}", ifname.as_str()),
+        |g| format!("gateway {g}"),
+    );
+    match cmd.verb {
+        RouteVerb::Add => {
+            t.add(cmd.route(ifindex, ifname))
+                .map_err(|e| format!("route has not been added: {e}"))?;
+            let _ = writeln!(out, "add {kind} {}: {gw}", cmd.dest);
+        }
+        RouteVerb::Change => {
+            t.change(cmd.route(ifindex, ifname))
+                .map_err(|e| format!("route has not been changed: {e}"))?;
+            let _ = writeln!(out, "change {kind} {}: {gw}", cmd.dest);
+        }
+        RouteVerb::Delete => {
+            t.delete(cmd.dest)
+                .map_err(|e| format!("route has not been deleted: {e}"))?;
+            let _ = writeln!(out, "delete {kind} {}", cmd.dest);
+        }
+        RouteVerb::Get => {}
+    }
+    Ok(())
+}
+
+/// `dyn Write` for the routes crate's generic writers.
+struct FmtAdapter<'a>(&'a mut dyn Write);
+
+impl Write for FmtAdapter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.write_str(s)
+    }
+}
+
+/// Sends every pending update on a visit of all CPUs, waiting for each to come back.
+fn apply_pending(rt: &mut Rt<'_>, from: u16) {
+    while let Some(u) = PENDING.pop() {
+        let _ = rt.visit_all(PORT_CONTROL, from, Ctl::RouteUpdate(Arc::new(u)));
+    }
+}
+
+/// The `route` console command (from a thread on CPU 0 owning port `from`).
+pub fn route_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>, from: u16) {
+    let line = args.join(" ");
+    let r = {
+        let mut m = MASTER.lock();
+        match m.as_mut() {
+            Some(t) => change(t, &line, out),
+            None => Err("the routing table is not set up".into()),
+        }
+    };
+    if let Err(e) = r {
+        let _ = writeln!(out, "route: {e}");
+    }
+    // The lock is released: other CPUs may look at nothing of the master while applying.
+    apply_pending(rt, from);
+}
+
+/// `netstat -rn`.
+pub fn netstat(out: &mut dyn Write) {
+    if let Some(t) = MASTER.lock().as_ref() {
+        let _ = write_netstat(t.rib(), &mut FmtAdapter(out));
+    }
+}
