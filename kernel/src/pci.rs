@@ -32,20 +32,24 @@ pub enum ConfigAccess {
     Ecam(Ecam),
 }
 
+/// Mechanism #1's address for register `off` of function `b`.
+fn port_address(b: Bdf, off: u16) -> u32 {
+    0x8000_0000u32
+        | (b.bus as u32) << 16
+        | (b.dev as u32) << 11
+        | (b.func as u32) << 8
+        | (off as u32 & 0xfc)
+}
+
 impl ConfigAccess {
     pub fn read32(&self, b: Bdf, off: u16) -> u32 {
         match self {
             ConfigAccess::Port => {
-                let addr = 0x8000_0000u32
-                    | (b.bus as u32) << 16
-                    | (b.dev as u32) << 11
-                    | (b.func as u32) << 8
-                    | (off as u32 & 0xfc);
                 let mut a = Port::<u32>::new(0xcf8);
                 let mut d = Port::<u32>::new(0xcfc);
                 // SAFETY: the standard configuration mechanism; no memory effects.
                 unsafe {
-                    a.write(addr);
+                    a.write(port_address(b, off));
                     d.read()
                 }
             }
@@ -59,17 +63,12 @@ impl ConfigAccess {
     pub fn write32(&self, b: Bdf, off: u16, v: u32) {
         match self {
             ConfigAccess::Port => {
-                let addr = 0x8000_0000u32
-                    | (b.bus as u32) << 16
-                    | (b.dev as u32) << 11
-                    | (b.func as u32) << 8
-                    | (off as u32 & 0xfc);
                 let mut a = Port::<u32>::new(0xcf8);
                 let mut d = Port::<u32>::new(0xcfc);
                 // SAFETY: as in `read32`; callers only write registers whose effects they
                 // own (BAR sizing with decoding off, command bits, capabilities).
                 unsafe {
-                    a.write(addr);
+                    a.write(port_address(b, off));
                     d.write(v);
                 }
             }

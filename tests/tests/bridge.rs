@@ -28,6 +28,34 @@ fn bridged(
     Topology::start(cfg, lan_model, wan_model, Addressing::Bridged)
 }
 
+/// Takes the lan NIC's link down or up from the QEMU monitor and checks the kernel sees it.
+fn set_link(t: &mut Topology, lan_if: &str, up: bool) {
+    let netdev = t.netdev(&t.lan.clone());
+    t.qemu
+        .monitor(&format!(
+            "set_link {netdev} {}",
+            if up { "on" } else { "off" }
+        ))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let state = if up { "UP" } else { "DOWN" };
+    t.qemu
+        .wait_for(
+            &format!("{lan_if}: link state changed to {state}"),
+            Duration::from_secs(30),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    let out = t
+        .qemu
+        .run_command(&format!("ifconfig {lan_if}"), Duration::from_secs(30))
+        .unwrap();
+    let want = if up {
+        "status: active"
+    } else {
+        "status: no carrier"
+    };
+    assert!(out.contains(want), "{out}");
+}
+
 fn exercise(mut t: Topology, lan_if: &str) {
     let (lan, wan) = (t.lan.clone(), t.wan.clone());
     assert!(
@@ -59,39 +87,12 @@ fn exercise(mut t: Topology, lan_if: &str) {
     assert_eq!((rep.corrupt, rep.out_of_order), (0, 0), "{rep:?}");
 
     // Link down and up from the QEMU monitor.
-    let netdev = t.netdev(&lan);
-    t.qemu
-        .monitor(&format!("set_link {netdev} off"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    t.qemu
-        .wait_for(
-            &format!("{lan_if}: link state changed to DOWN"),
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = t
-        .qemu
-        .run_command(&format!("ifconfig {lan_if}"), Duration::from_secs(30))
-        .unwrap();
-    assert!(out.contains("status: no carrier"), "{out}");
+    set_link(&mut t, lan_if, false);
     assert!(
         !t.ping(&lan, wan.addr4(), 1),
         "ping passed with the link down"
     );
-    t.qemu
-        .monitor(&format!("set_link {netdev} on"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    t.qemu
-        .wait_for(
-            &format!("{lan_if}: link state changed to UP"),
-            Duration::from_secs(30),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
-    let out = t
-        .qemu
-        .run_command(&format!("ifconfig {lan_if}"), Duration::from_secs(30))
-        .unwrap();
-    assert!(out.contains("status: active"), "{out}");
+    set_link(&mut t, lan_if, true);
     assert!(
         t.ping(&lan, wan.addr4(), 3),
         "traffic did not resume after link up"
