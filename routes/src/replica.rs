@@ -196,6 +196,12 @@ impl<F: Fanout> RouteTable<F> {
         &self.fanout
     }
 
+    /// The transport, mutably (for the kernel's own bookkeeping; sending it updates that did
+    /// not come from this table's master breaks the replicas).
+    pub fn fanout_mut(&mut self) -> &mut F {
+        &mut self.fanout
+    }
+
     fn publish(&mut self) {
         let update = self.rib.take_update();
         if !update.is_empty() {

@@ -156,6 +156,21 @@ fn add_returns_after_every_cpu_applied_it() {
     for (_, answer) in table.fanout().lookup_everywhere(probe) {
         assert_eq!(answer, Some(gw(1)));
     }
+    // A compaction (a whole new image on every CPU) keeps the answers, and updates after it
+    // still reach every CPU.
+    table.compact();
+    for (_, answer) in table.fanout().lookup_everywhere(probe) {
+        assert_eq!(answer, Some(gw(1)));
+    }
+    table
+        .add(Route {
+            dest: narrow,
+            nexthop: gw(4),
+        })
+        .unwrap();
+    for (_, answer) in table.fanout().lookup_everywhere(probe) {
+        assert_eq!(answer, Some(gw(4)));
+    }
 }
 
 #[test]
