@@ -273,7 +273,7 @@ impl<P: Packet> Instance<P> {
         let mut verdict = None;
         if fs.plr_q32 > 0 && rng.chance_q32(fs.plr_q32) {
             verdict = Some(DropReason::RandomLoss);
-        } else if kind.uses_queue_limits() {
+        } else if !kind.is_flow_queueing() {
             if fs
                 .limit
                 .would_overflow(qs.stats.len_pkts, qs.stats.len_bytes, len)
@@ -321,7 +321,12 @@ impl<P: Packet> Instance<P> {
         if self.disc.is_empty() {
             self.link.wake(link, now);
         }
-        let hash = key.hash64(0x5be0_cd19_137e_2179) as u32;
+        // Only the flow-queueing schedulers classify by a hash of the full 5-tuple.
+        let hash = if kind.is_flow_queueing() {
+            key.hash64(0x5be0_cd19_137e_2179) as u32
+        } else {
+            0
+        };
         self.disc.enqueue(
             Queued {
                 pkt,

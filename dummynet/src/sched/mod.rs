@@ -50,10 +50,11 @@ impl SchedKind {
         }
     }
 
-    /// FQ-CoDel and FQ-PIE keep their own shared limit and AQM; the flowset's queue
+    /// FQ-CoDel and FQ-PIE: they classify packets by a hash of the 5-tuple into their
+    /// own sub-queues and keep their own shared limit and AQM, so the flowset's queue
     /// limit does not apply.
-    pub fn uses_queue_limits(&self) -> bool {
-        !matches!(self, SchedKind::FqCodel(_) | SchedKind::FqPie(_))
+    pub fn is_flow_queueing(&self) -> bool {
+        matches!(self, SchedKind::FqCodel(_) | SchedKind::FqPie(_))
     }
 }
 
