@@ -4,10 +4,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::IpNet;
 use routes::text::{
-    parse_route_command, parse_route_file, write_netstat, write_route_get, CommandError,
-    FileTarget, PrefixError, RouteFileErrorKind, RouteVerb,
+    parse_route_command, parse_route_file, write_netstat, write_route_get, write_route_reply,
+    CommandError, FileTarget, PrefixError, RouteFileErrorKind, RouteVerb,
 };
-use routes::{IfName, NextHop, Rib, Route, RouteFlags};
+use routes::{IfName, NextHop, Rib, Route, RouteError, RouteFlags};
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
@@ -309,4 +309,29 @@ fn route_file_errors_carry_the_line_number() {
         assert_eq!((err.line, err.kind), (line, kind), "{text:?}");
         assert!(err.to_string().starts_with(&format!("line {line}: ")));
     }
+}
+
+#[test]
+fn route_replies_like_bsd_route() {
+    let reply = |line: &str, result| {
+        let mut out = String::new();
+        write_route_reply(&parse_route_command(line).unwrap(), result, &mut out).unwrap();
+        out
+    };
+    assert_eq!(
+        reply("route add -net 198.18.0.0/15 198.19.0.1", Ok(())),
+        "add net 198.18.0.0/15: gateway 198.19.0.1\n"
+    );
+    assert_eq!(
+        reply("route add 198.18.0.9 198.19.0.1", Err(RouteError::Exists)),
+        "route: add host 198.18.0.9: gateway 198.19.0.1: route already in table\n"
+    );
+    assert_eq!(
+        reply("route change -inet6 default -interface vtnet0", Ok(())),
+        "change net default: gateway vtnet0\n"
+    );
+    assert_eq!(
+        reply("route delete 10.0.0.0/8", Err(RouteError::NotFound)),
+        "route: delete net 10.0.0.0/8: route not in table\n"
+    );
 }

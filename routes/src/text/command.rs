@@ -18,7 +18,7 @@ use core::net::IpAddr;
 use ipnet::IpNet;
 
 use super::{parse_addr, parse_prefix, Family, PrefixError};
-use crate::route::{IfName, NextHop, Route, RouteFlags};
+use crate::route::{IfName, NextHop, Route, RouteError, RouteFlags};
 
 /// What a `route` command asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -244,4 +244,41 @@ pub fn parse_route_command(line: &str) -> Result<RouteCommand, CommandError> {
         interface,
         flags,
     })
+}
+
+/// Writes the line `route(8)` prints for a change: `add net 198.18.0.0/15: gateway 198.19.0.1`
+/// on success, `route: add net 198.18.0.0/15: gateway 198.19.0.1: route already in table` when
+/// the table refused it.
+pub fn write_route_reply<W: fmt::Write>(
+    cmd: &RouteCommand,
+    result: Result<(), RouteError>,
+    out: &mut W,
+) -> fmt::Result {
+    if result.is_err() {
+        out.write_str("route: ")?;
+    }
+    let verb = match cmd.verb {
+        RouteVerb::Add => "add",
+        RouteVerb::Delete => "delete",
+        RouteVerb::Change => "change",
+        RouteVerb::Get => "get",
+    };
+    let host = cmd.dest.prefix_len() == cmd.dest.max_prefix_len();
+    write!(out, "{verb} {} ", if host { "host" } else { "net" })?;
+    if cmd.dest.prefix_len() == 0 {
+        out.write_str("default")?;
+    } else if host {
+        write!(out, "{}", cmd.dest.addr())?;
+    } else {
+        write!(out, "{}", cmd.dest)?;
+    }
+    match (cmd.gateway, cmd.interface) {
+        (Some(gw), _) => write!(out, ": gateway {gw}")?,
+        (None, Some(ifname)) => write!(out, ": gateway {ifname}")?,
+        (None, None) => {}
+    }
+    match result {
+        Ok(()) => writeln!(out),
+        Err(e) => writeln!(out, ": {e}"),
+    }
 }

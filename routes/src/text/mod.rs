@@ -1,7 +1,7 @@
 //! Text the operator reads and writes.
 //!
 //! * [`netstat`] — `netstat -rn` tables and `route get` reports, in FreeBSD's layout.
-//! * [`command`] — the `route add/delete/change/get` command line.
+//! * [`command`] — the `route add/delete/change/get` command line and `route`'s reply line.
 //! * [`routefile`] — `etc/routes.txt`, one `prefix nexthop` per line, for loading full tables
 //!   at boot.
 //!
@@ -15,7 +15,7 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-pub use command::{parse_route_command, CommandError, RouteCommand, RouteVerb};
+pub use command::{parse_route_command, write_route_reply, CommandError, RouteCommand, RouteVerb};
 pub use netstat::{write_netstat, write_route_get};
 pub use routefile::{
     load_route_file, parse_route_file, FileRoute, FileTarget, RouteFileError, RouteFileErrorKind,
