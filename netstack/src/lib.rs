@@ -14,7 +14,16 @@
 //!   directions of a flow on one CPU, and [`toeplitz::hash_frame`] for NICs that cannot
 //!   hash in hardware (the e1000s).
 //!
-//! Forwarding, ARP/NDP and the netisr dispatch land here next (see ARCHITECTURE.md).
+//! - [`iface`]: the router's interfaces (MAC, MTU, addresses, the EUI-64 link-local).
+//! - [`neigh`]: per-CPU neighbour caches (ARP and NDP) with hold queues, timers and the
+//!   `arp -an` / `ndp -an` listings.
+//! - [`forward`]: the per-CPU [`forward::Router`] — Ethernet demultiplexing, ARP, the
+//!   neighbour-resolving output path, counters, [`forward::RouteLookup`] (implemented for
+//!   `routes::Replica`) and [`forward::owner_cpu`] for the netisr dispatch.
+//! - [`ipv4`]: IPv4 local delivery, forwarding, fragmentation and ICMP errors.
+//! - [`ipv6`]: IPv6 local delivery, forwarding, NDP and ICMPv6 errors.
+//!
+//! The netisr threads themselves (which CPU, which queue) live in the kernel.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -22,5 +31,10 @@ extern crate alloc;
 
 pub mod buf;
 pub mod device;
+pub mod forward;
 pub mod hal;
+pub mod iface;
+pub mod ipv4;
+pub mod ipv6;
+pub mod neigh;
 pub mod toeplitz;

@@ -1,0 +1,319 @@
+//! Per-CPU neighbour caches: ARP for IPv4, NDP for IPv6 (one generic table, keyed by
+//! (interface index, address)).
+//!
+//! The timers follow FreeBSD's defaults: a resolved entry lives [`REACHABLE_NS`] (20 min,
+//! `net.link.ether.inet.max_age`); an unresolved one is re-solicited every [`RETRY_NS`]
+//! and given up after [`MAX_TRIES`] solicitations, and holds at most [`MAX_HOLD`] packets
+//! meanwhile (`net.link.ether.inet.maxhold`, raised from FreeBSD's 1 to 16 so a burst is
+//! not lost). Time comes in as `now_ns`; there is no clock in here.
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+use core::net::{Ipv4Addr, Ipv6Addr};
+
+use crate::buf::PacketBuf;
+use crate::device::MacAddr;
+use crate::iface::Interface;
+
+/// Lifetime of a resolved entry.
+pub const REACHABLE_NS: u64 = 1200 * 1_000_000_000;
+/// Interval between solicitations of an unresolved entry.
+pub const RETRY_NS: u64 = 1_000_000_000;
+/// Solicitations sent before an entry is given up.
+pub const MAX_TRIES: u8 = 3;
+/// Packets held per unresolved entry; more are dropped.
+pub const MAX_HOLD: usize = 16;
+
+/// State of one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NeighState {
+    /// Being resolved: `tries` solicitations sent, the next one (or giving up) at `next_ns`.
+    Incomplete { tries: u8, next_ns: u64 },
+    /// Resolved until `expires_ns`.
+    Reachable { expires_ns: u64 },
+}
+
+/// One neighbour.
+#[derive(Debug)]
+pub struct NeighEntry {
+    /// The neighbour's MAC, once known.
+    pub mac: Option<MacAddr>,
+    /// Resolution state.
+    pub state: NeighState,
+    hold: VecDeque<PacketBuf>,
+}
+
+/// What [`NeighCache::resolve`] did with a packet.
+#[derive(Debug)]
+pub enum Resolve {
+    /// The neighbour is known: send the packet to this MAC.
+    Ready(MacAddr, PacketBuf),
+    /// The packet waits in the entry's hold queue; `solicit` is true when the entry was
+    /// just created (or had expired) and the caller must send the first solicitation.
+    Held { solicit: bool },
+    /// The hold queue is full: the caller drops the packet.
+    Overflow(PacketBuf),
+}
+
+/// What [`NeighCache::tick`] found due.
+#[derive(Debug)]
+pub struct TickWork<A> {
+    /// Entries to solicit again: (interface, address).
+    pub solicit: Vec<(usize, A)>,
+    /// Entries given up, with the packets they held (oldest first).
+    pub failed: Vec<(usize, A, Vec<PacketBuf>)>,
+}
+
+/// A neighbour cache for one address family.
+#[derive(Debug)]
+pub struct NeighCache<A> {
+    map: BTreeMap<(usize, A), NeighEntry>,
+}
+
+/// The ARP cache.
+pub type ArpCache = NeighCache<Ipv4Addr>;
+/// The NDP neighbour cache.
+pub type NdCache = NeighCache<Ipv6Addr>;
+
+impl<A: Ord + Copy> Default for NeighCache<A> {
+    fn default() -> Self {
+        NeighCache {
+            map: BTreeMap::new(),
+        }
+    }
+}
+
+impl<A: Ord + Copy> NeighCache<A> {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Entries, in (interface, address) order.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, A, &NeighEntry)> {
+        self.map.iter().map(|(&(i, a), e)| (i, a, e))
+    }
+
+    /// Number of entries (resolved or not).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// True when the cache has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The MAC of a resolved, unexpired neighbour.
+    pub fn lookup(&self, now_ns: u64, ifx: usize, addr: A) -> Option<MacAddr> {
+        let e = self.map.get(&(ifx, addr))?;
+        match e.state {
+            NeighState::Reachable { expires_ns } if now_ns < expires_ns => e.mac,
+            _ => None,
+        }
+    }
+
+    /// Finds the MAC for a packet to `addr` on `ifx`, or holds the packet until the
+    /// neighbour answers.
+    pub fn resolve(&mut self, now_ns: u64, ifx: usize, addr: A, buf: PacketBuf) -> Resolve {
+        let e = self.map.entry((ifx, addr)).or_insert(NeighEntry {
+            mac: None,
+            state: NeighState::Incomplete {
+                tries: 0,
+                next_ns: 0,
+            },
+            hold: VecDeque::new(),
+        });
+        match e.state {
+            NeighState::Reachable { expires_ns } if now_ns < expires_ns => {
+                if let Some(mac) = e.mac {
+                    return Resolve::Ready(mac, buf);
+                }
+            }
+            _ => {}
+        }
+        let solicit = match e.state {
+            NeighState::Incomplete { tries, .. } if tries > 0 => false,
+            _ => {
+                // New, or expired: start resolving again (the stale MAC is not trusted).
+                e.state = NeighState::Incomplete {
+                    tries: 1,
+                    next_ns: now_ns + RETRY_NS,
+                };
+                true
+            }
+        };
+        if e.hold.len() >= MAX_HOLD {
+            return Resolve::Overflow(buf);
+        }
+        e.hold.push_back(buf);
+        Resolve::Held { solicit }
+    }
+
+    /// Records that `addr` on `ifx` is at `mac` (from an ARP packet, NS or NA). With
+    /// `create` false only an existing entry is updated (a neighbour's broadcast must not
+    /// fill the cache). Returns the packets that were waiting, oldest first.
+    pub fn learn(
+        &mut self,
+        now_ns: u64,
+        ifx: usize,
+        addr: A,
+        mac: MacAddr,
+        create: bool,
+    ) -> Vec<PacketBuf> {
+        let e = match self.map.get_mut(&(ifx, addr)) {
+            Some(e) => e,
+            None if create => self.map.entry((ifx, addr)).or_insert(NeighEntry {
+                mac: None,
+                state: NeighState::Reachable { expires_ns: 0 },
+                hold: VecDeque::new(),
+            }),
+            None => return Vec::new(),
+        };
+        e.mac = Some(mac);
+        e.state = NeighState::Reachable {
+            expires_ns: now_ns + REACHABLE_NS,
+        };
+        e.hold.drain(..).collect()
+    }
+
+    /// Removes an entry, returning its held packets.
+    pub fn remove(&mut self, ifx: usize, addr: A) -> Vec<PacketBuf> {
+        self.map
+            .remove(&(ifx, addr))
+            .map(|e| e.hold.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Timer work: re-solicit unresolved entries that are due, give up those solicited
+    /// [`MAX_TRIES`] times, forget expired ones.
+    pub fn tick(&mut self, now_ns: u64) -> TickWork<A> {
+        let mut work = TickWork {
+            solicit: Vec::new(),
+            failed: Vec::new(),
+        };
+        let mut gone = Vec::new();
+        for (&(ifx, addr), e) in self.map.iter_mut() {
+            match e.state {
+                NeighState::Incomplete { tries, next_ns } if now_ns >= next_ns => {
+                    if tries >= MAX_TRIES {
+                        gone.push((ifx, addr));
+                    } else {
+                        e.state = NeighState::Incomplete {
+                            tries: tries + 1,
+                            next_ns: now_ns + RETRY_NS,
+                        };
+                        work.solicit.push((ifx, addr));
+                    }
+                }
+                NeighState::Reachable { expires_ns } if now_ns >= expires_ns => {
+                    gone.push((ifx, addr));
+                }
+                _ => {}
+            }
+        }
+        for (ifx, addr) in gone {
+            let held = self.remove(ifx, addr);
+            if !held.is_empty() {
+                work.failed.push((ifx, addr, held));
+            }
+        }
+        work
+    }
+}
+
+/// A MAC in the usual colon form.
+pub struct MacDisplay(pub MacAddr);
+
+impl fmt::Display for MacDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = self.0 .0;
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        )
+    }
+}
+
+fn ifname(ifaces: &[Interface], ifx: usize) -> &str {
+    ifaces.get(ifx).map_or("?", |i| i.name.as_str())
+}
+
+/// `arp -an` output, one line per entry:
+/// `? (198.18.0.2) at 52:54:00:12:34:56 on em0 expires in 1185 seconds [ethernet]`.
+pub fn write_arp(
+    cache: &ArpCache,
+    ifaces: &[Interface],
+    now_ns: u64,
+    out: &mut impl Write,
+) -> fmt::Result {
+    for (ifx, addr, e) in cache.entries() {
+        write!(out, "? ({addr}) at ")?;
+        match (e.mac, e.state) {
+            (Some(mac), NeighState::Reachable { expires_ns }) if expires_ns > now_ns => {
+                let secs = (expires_ns - now_ns) / 1_000_000_000;
+                writeln!(
+                    out,
+                    "{} on {} expires in {secs} seconds [ethernet]",
+                    MacDisplay(mac),
+                    ifname(ifaces, ifx)
+                )?;
+            }
+            (Some(mac), NeighState::Reachable { .. }) => writeln!(
+                out,
+                "{} on {} expired [ethernet]",
+                MacDisplay(mac),
+                ifname(ifaces, ifx)
+            )?,
+            _ => writeln!(
+                out,
+                "(incomplete) on {} expired [ethernet]",
+                ifname(ifaces, ifx)
+            )?,
+        }
+    }
+    Ok(())
+}
+
+/// `ndp -an` output: a header, then one line per entry with the address (scoped with
+/// `%if` when link-local), MAC, interface, time left and state (`R` reachable, `I`
+/// incomplete, `S` stale/expired).
+pub fn write_ndp(
+    cache: &NdCache,
+    ifaces: &[Interface],
+    now_ns: u64,
+    out: &mut impl Write,
+) -> fmt::Result {
+    writeln!(
+        out,
+        "{:<37} {:<17} {:>6} {:<9} S",
+        "Neighbor", "Linklayer Address", "Netif", "Expire"
+    )?;
+    for (ifx, addr, e) in cache.entries() {
+        let name = ifname(ifaces, ifx);
+        let mut who = alloc::string::String::new();
+        write!(who, "{addr}")?;
+        if addr.is_unicast_link_local() {
+            write!(who, "%{name}")?;
+        }
+        let mut mac = alloc::string::String::new();
+        match e.mac {
+            Some(m) => write!(mac, "{}", MacDisplay(m))?,
+            None => mac.push_str("(incomplete)"),
+        }
+        let (expire, state) = match e.state {
+            NeighState::Reachable { expires_ns } if expires_ns > now_ns => {
+                let s = (expires_ns - now_ns) / 1_000_000_000;
+                let mut t = alloc::string::String::new();
+                write!(t, "{}m{}s", s / 60, s % 60)?;
+                (t, 'R')
+            }
+            NeighState::Reachable { .. } => ("expired".into(), 'S'),
+            NeighState::Incomplete { .. } => ("expired".into(), 'I'),
+        };
+        writeln!(out, "{who:<37} {mac:<17} {name:>6} {expire:<9} {state}")?;
+    }
+    Ok(())
+}
