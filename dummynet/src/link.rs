@@ -69,11 +69,24 @@ impl Link {
             self.burst_credit_bytes -= len;
             return self.busy_until_ns;
         }
-        // bits·10^9 / bps nanoseconds, plus the carried remainder.
-        let num = u128::from(len) * 8 * u128::from(NANOS_PER_SEC) + u128::from(self.busy_frac);
-        let bps = u128::from(bps);
-        self.busy_until_ns = self.busy_until_ns.saturating_add((num / bps) as u64);
-        self.busy_frac = (num % bps) as u64;
+        // bits·10^9 / bps nanoseconds, plus the carried remainder. For any packet up to
+        // 2 GB this fits in u64 (a 128-bit division is a slow library call).
+        let (whole, frac) = match (len * 8)
+            .checked_mul(NANOS_PER_SEC)
+            .and_then(|n| n.checked_add(self.busy_frac))
+        {
+            Some(num) => (num / bps, num % bps),
+            None => {
+                let num =
+                    u128::from(len) * 8 * u128::from(NANOS_PER_SEC) + u128::from(self.busy_frac);
+                (
+                    (num / u128::from(bps)) as u64,
+                    (num % u128::from(bps)) as u64,
+                )
+            }
+        };
+        self.busy_until_ns = self.busy_until_ns.saturating_add(whole);
+        self.busy_frac = frac;
         self.busy_until_ns
     }
 }
