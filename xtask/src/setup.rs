@@ -49,6 +49,14 @@ const IPROUTE: Tool = Tool {
     check: "ip",
     package: "iproute2",
 };
+const PING: Tool = Tool {
+    check: "ping",
+    package: "iputils-ping",
+};
+const TRACEROUTE: Tool = Tool {
+    check: "traceroute",
+    package: "traceroute",
+};
 
 fn present(t: &Tool) -> bool {
     if t.check.starts_with('/') {
@@ -88,7 +96,16 @@ pub fn ensure(need: Need) -> Result<(), String> {
         Need::Image => &[&GRUB, &GRUB_PC, &XORRISO, &MTOOLS],
         Need::Run => &[&QEMU, &GRUB, &GRUB_PC, &XORRISO, &MTOOLS],
         Need::Test => &[
-            &QEMU, &GRUB, &GRUB_PC, &XORRISO, &MTOOLS, &NM, &IPERF, &IPROUTE,
+            &QEMU,
+            &GRUB,
+            &GRUB_PC,
+            &XORRISO,
+            &MTOOLS,
+            &NM,
+            &IPERF,
+            &IPROUTE,
+            &PING,
+            &TRACEROUTE,
         ],
     };
     let missing: Vec<&str> = tools
