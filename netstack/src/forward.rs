@@ -365,7 +365,7 @@ impl Router {
         }
         let work = self.nd.tick(now_ns);
         for (ifx, addr) in work.solicit {
-            self.send_ns(ifx, addr, None, pool, out);
+            self.send_ns(ifx, addr, pool, out);
         }
         for (_, _, held) in work.failed {
             for buf in held {
@@ -432,7 +432,7 @@ impl Router {
                 if solicit {
                     match next {
                         IpAddr::V4(a) => self.send_arp_request(ifx, a, pool, out),
-                        IpAddr::V6(a) => self.send_ns(ifx, a, None, pool, out),
+                        IpAddr::V6(a) => self.send_ns(ifx, a, pool, out),
                     }
                 }
             }

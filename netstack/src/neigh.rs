@@ -105,6 +105,11 @@ impl<A: Ord + Copy> NeighCache<A> {
         self.map.is_empty()
     }
 
+    /// Packets waiting in hold queues.
+    pub fn held(&self) -> usize {
+        self.map.values().map(|e| e.hold.len()).sum()
+    }
+
     /// The MAC of a resolved, unexpired neighbour.
     pub fn lookup(&self, now_ns: u64, ifx: usize, addr: A) -> Option<MacAddr> {
         let e = self.map.get(&(ifx, addr))?;
