@@ -244,7 +244,8 @@ impl<P: Packet> Instance<P> {
         }
     }
 
-    /// Offer a packet (already past `plr`) to its queue at `now`.
+    /// Offer a packet to its queue at `now`: loss, limits and AQM decide, then the
+    /// scheduler holds it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn enqueue(
         &mut self,

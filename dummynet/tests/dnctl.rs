@@ -459,6 +459,12 @@ fn random_lines_never_panic() {
         "\u{00e9}",
         "1.2.3.4.5",
         "255.255.255.255",
+        "1234567890123456789012345678Gbit/s",
+        "9999999999999999999s",
+        "99999999999999999.5MByte/s",
+        "1234567890123456789012345KBytes",
+        "0.00000000000000000000001",
+        "18446744073709551616",
     ];
     let mut rng = dummynet::rng::Rng::new(42);
     let mut d = dn();
@@ -486,5 +492,62 @@ fn random_lines_never_panic() {
             .map(|_| rng.next_u64() as u8)
             .collect();
         let _ = execute(&mut d, &String::from_utf8_lossy(&bytes));
+    }
+}
+
+/// Every numeric option with extreme values: an error or a value, never a panic
+/// (overflow checks are on in the test profiles).
+#[test]
+fn extreme_numbers_never_panic() {
+    let values = [
+        "0",
+        "18446744073709551615",
+        "18446744073709551616",
+        "9999999999999999999",
+        "1234567890123456789012345678",
+        "9999999999999999999Gbit/s",
+        "9999999999999999999GByte/s",
+        "99999999999999999999999999999GByte/s",
+        "99999999999999999999999999999s",
+        "9999999999999999999.9999999999999999999",
+        "0.0000000000000000001",
+        "9999999999999999999s",
+        "9999999999999999999MBytes",
+        "/4294967296",
+        "0xffffffffffffffffffffffffffffffffffffffff",
+    ];
+    let lines = [
+        "pipe 1 config bw {}",
+        "pipe 1 config bw 1Mbit/s burst {}",
+        "pipe 1 config delay {}",
+        "pipe 1 config plr {}",
+        "pipe 1 config queue {}",
+        "pipe 1 config buckets {}",
+        "pipe 1 config red {}/1/2/0.5",
+        "pipe 1 config red 0.5/{}/{}/0.5",
+        "pipe 1 config codel target {} interval {}",
+        "pipe 1 config pie target {} tupdate {} alpha {} beta {} max_burst {}",
+        "pipe 1 config mask src-ip {} dst-ip6 {} src-port {} flow-id {}",
+        "sched 1 config type fq_codel target {} interval {} quantum {} limit {} flows {}",
+        "sched 1 config type fq_pie max_ecnth {} alpha {}",
+        "queue 1 config pipe 1 weight {} queue {}",
+        "pipe {} config",
+        "pipe {} show",
+    ];
+    for l in lines {
+        for v in values {
+            let line = l.replace("{}", v);
+            let mut d = dn();
+            let _ = execute(&mut d, &line);
+            // Whatever got configured must also survive traffic.
+            for i in 0..3 {
+                let _ = d.enqueue(
+                    pkt(i, 1500, flow(1, 6)),
+                    Target::Pipe(1),
+                    Time::from_millis(i),
+                );
+            }
+            d.drain(Time::from_secs(10), |_, _| {});
+        }
     }
 }

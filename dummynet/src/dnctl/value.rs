@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::time::Bandwidth;
 
 /// A non-negative decimal `123` or `1.25` as `(mantissa, decimals)`: 1.25 → (125, 2).
+/// At most 19 digits, so that scaling by a unit (up to 8·10^9) cannot overflow u128.
 /// Returns the unparsed rest of the string.
 fn decimal_prefix(s: &str) -> Option<((u128, u32), &str)> {
     let bytes = s.as_bytes();
@@ -19,7 +20,7 @@ fn decimal_prefix(s: &str) -> Option<((u128, u32), &str)> {
     while i < bytes.len() {
         let c = bytes[i];
         if c.is_ascii_digit() {
-            if digits >= 30 {
+            if digits >= 20 {
                 return None;
             }
             mant = mant * 10 + u128::from(c - b'0');
