@@ -192,12 +192,43 @@ impl IcmpLimiter {
     }
 }
 
-/// Hands work to the right CPU: the flow's owner under the symmetric Toeplitz hash, so
-/// both directions of a flow land on one CPU. Non-IP frames (ARP) go to CPU 0.
+/// The CPU that owns a frame's flow under the symmetric Toeplitz hash
+/// ([`toeplitz::SYMMETRIC_KEY`]), so both directions of a flow land on one CPU. Frames
+/// that do not hash (ARP, truncated) go to CPU 0. See [`dispatch`] for neighbour frames.
 pub fn owner_cpu(frame: &[u8], ncpus: usize) -> usize {
     match toeplitz::hash_frame(&toeplitz::SYMMETRIC_KEY, frame) {
         Some(h) if ncpus > 0 => (h as usize) % ncpus,
         _ => 0,
+    }
+}
+
+/// Where the netisr sends a received frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dispatch {
+    /// [`Router::input`] on this CPU, the flow's owner.
+    Cpu(usize),
+    /// An ARP packet or an NDP neighbour solicitation/advertisement. Every CPU has its own
+    /// neighbour cache and hold queues, so: [`Router::input`] on CPU 0 (which answers),
+    /// and [`Router::snoop`] with the same bytes on every other CPU (which only learns and
+    /// releases what it holds).
+    Neighbour,
+}
+
+/// Classifies a received frame for the netisr (see [`Dispatch`]). Never panics.
+pub fn dispatch(frame: &[u8], ncpus: usize) -> Dispatch {
+    let ethertype = frame.get(12..14);
+    let neighbour = match ethertype {
+        Some([0x08, 0x06]) => true,
+        Some([0x86, 0xdd]) => {
+            frame.get(ETH_HLEN + 6) == Some(&58)
+                && matches!(frame.get(ETH_HLEN + 40), Some(135 | 136))
+        }
+        _ => false,
+    };
+    if neighbour {
+        Dispatch::Neighbour
+    } else {
+        Dispatch::Cpu(owner_cpu(frame, ncpus))
     }
 }
 
@@ -274,8 +305,10 @@ impl Router {
     }
 
     /// One received frame on interface `in_if`. Frames to transmit are appended to `out`
-    /// as (interface index, buffer); see the module documentation for ownership.
-    #[allow(clippy::too_many_arguments)]
+    /// as (interface index, buffer); see the module documentation for ownership. A buffer
+    /// of another pool is not touched: it comes back as `Some` (count `foreign_buffers`)
+    /// for the caller to send home or copy.
+    #[must_use = "a buffer of another pool comes back and must be sent home"]
     pub fn input<R: DmaRegion>(
         &mut self,
         now_ns: u64,
@@ -284,10 +317,61 @@ impl Router {
         pool: &mut PacketPool<R>,
         routes: &impl RouteLookup,
         out: &mut Vec<(usize, PacketBuf)>,
-    ) {
+    ) -> Option<PacketBuf> {
+        if buf.pool() != pool.id() {
+            self.stats.foreign_buffers += 1;
+            return Some(buf);
+        }
         self.stats.rx_frames += 1;
         let before = out.len();
         self.input_inner(now_ns, in_if, buf, pool, routes, out);
+        self.stats.tx_frames += (out.len() - before) as u64;
+        None
+    }
+
+    /// A copy of an ARP or NDP frame that another CPU answers ([`Dispatch::Neighbour`]):
+    /// updates this CPU's existing neighbour entries and sends the packets they held.
+    /// Never answers and never creates entries.
+    pub fn snoop<R: DmaRegion>(
+        &mut self,
+        now_ns: u64,
+        in_if: usize,
+        frame: &[u8],
+        pool: &mut PacketPool<R>,
+        out: &mut Vec<(usize, PacketBuf)>,
+    ) {
+        let Some(ifc) = self.ifaces.get(in_if) else {
+            return;
+        };
+        let ours = ifc.mac;
+        let learned = match frame.get(12..14) {
+            Some([0x08, 0x06]) => frame
+                .get(ETH_HLEN..)
+                .and_then(|b| ArpPacket::new_checked(b).ok())
+                .and_then(|p| ArpRepr::parse(&p).ok())
+                .and_then(|r| match r {
+                    ArpRepr::EthernetIpv4 {
+                        source_hardware_addr: sha,
+                        source_protocol_addr: spa,
+                        ..
+                    } if !spa.is_unspecified() => Some((IpAddr::V4(spa), MacAddr(sha.0))),
+                    _ => None,
+                }),
+            Some([0x86, 0xdd]) => crate::ipv6::nd_sender(frame).map(|(a, m)| (IpAddr::V6(a), m)),
+            _ => None,
+        };
+        let Some((addr, mac)) = learned else {
+            return;
+        };
+        if mac.is_multicast() || mac == ours || mac.0 == [0; 6] {
+            return;
+        }
+        let before = out.len();
+        let held = match addr {
+            IpAddr::V4(a) => self.arp.learn(now_ns, in_if, a, mac, false),
+            IpAddr::V6(a) => self.nd.learn(now_ns, in_if, a, mac, false),
+        };
+        self.release_held(in_if, mac, held, pool, out);
         self.stats.tx_frames += (out.len() - before) as u64;
     }
 

@@ -59,6 +59,29 @@ fn mac_of(l: Option<RawHardwareAddress>) -> Option<MacAddr> {
     (!m.is_multicast() && m.0 != [0; 6]).then_some(m)
 }
 
+/// The (address, MAC) binding an NDP frame announces: an NS's source and its source
+/// link-layer option, or an NA's target and its target link-layer option. Only frames
+/// with hop limit 255 and a valid checksum count. Never panics.
+pub(crate) fn nd_sender(frame: &[u8]) -> Option<(Ipv6Addr, MacAddr)> {
+    let p = Ipv6Packet::new_checked(frame.get(ETH_HLEN..)?).ok()?;
+    if p.version() != 6 || p.hop_limit() != 255 || p.next_header() != IpProtocol::Icmpv6 {
+        return None;
+    }
+    let (src, dst) = (p.src_addr(), p.dst_addr());
+    let icmp = Icmpv6Packet::new_checked(p.payload()).ok()?;
+    match Icmpv6Repr::parse(&src, &dst, &icmp, &ChecksumCapabilities::default()).ok()? {
+        Icmpv6Repr::Ndisc(NdiscRepr::NeighborSolicit { lladdr, .. }) if !src.is_unspecified() => {
+            Some((src, mac_of(lladdr)?))
+        }
+        Icmpv6Repr::Ndisc(NdiscRepr::NeighborAdvert {
+            target_addr,
+            lladdr,
+            ..
+        }) if !target_addr.is_multicast() => Some((target_addr, mac_of(lladdr)?)),
+        _ => None,
+    }
+}
+
 impl Router {
     pub(crate) fn ipv6_input<R: DmaRegion>(
         &mut self,

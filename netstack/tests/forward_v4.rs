@@ -581,3 +581,63 @@ fn garbage_and_truncated_frames_never_panic() {
     assert_eq!(rig.router.arp.held() + rig.router.nd.held(), 0);
     rig.assert_no_leak(0);
 }
+
+#[test]
+fn snooping_cpu_learns_and_releases_without_answering() {
+    use netstack::forward::{dispatch, Dispatch};
+    // This rig plays a CPU other than 0: it holds a packet for HOST2, and sees the ARP
+    // reply only as a snooped copy.
+    let mut rig = Rig::new();
+    rig.learn_v4(0, H1, HOST1);
+    assert_eq!(rig.input(SEC, 0, &udp_to(HOST2, 64, true, 10)).len(), 1);
+    let reply = arp(ArpOperation::Reply, H2, HOST2, R1, A1);
+    assert_eq!(dispatch(&reply, 4), Dispatch::Neighbour);
+    let mut out = Vec::new();
+    rig.router.snoop(SEC, 1, &reply, &mut rig.pool, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].0, 1);
+    assert_eq!(&rig.pool.data(&out[0].1)[..6], &H2.0);
+    rig.pool
+        .free_all(&mut out.into_iter().map(|(_, b)| b).collect());
+    // A request from a stranger creates nothing and is not answered by a snooper.
+    let n = rig.router.arp.len();
+    let mut out = Vec::new();
+    let req = arp(ArpOperation::Request, GW, GW4, MacAddr([0; 6]), A1);
+    rig.router.snoop(SEC, 1, &req, &mut rig.pool, &mut out);
+    assert!(out.is_empty());
+    assert_eq!(rig.router.arp.len(), n);
+    // Garbage never panics.
+    for k in 0..reply.len() {
+        rig.router
+            .snoop(SEC, 1, &reply[..k], &mut rig.pool, &mut out);
+        let _ = dispatch(&reply[..k], 3);
+    }
+    assert!(out.is_empty());
+    // Ordinary traffic goes to its flow's CPU.
+    let fr = udp_to(HOST2, 64, true, 10);
+    assert_eq!(
+        dispatch(&fr, 4),
+        Dispatch::Cpu(netstack::forward::owner_cpu(&fr, 4))
+    );
+    rig.assert_no_leak(0);
+}
+
+#[test]
+fn foreign_buffers_come_back_untouched() {
+    let mut rig = Rig::new();
+    let dma = netstack::hal::fake::FakeDma::new();
+    let mut other = netstack::buf::PacketPool::new(9, &dma, 2).unwrap();
+    let mut b = other.alloc().unwrap();
+    b.set_len(60);
+    let mut out = Vec::new();
+    let replica = &rig.table.fanout().replicas[0];
+    let back = rig
+        .router
+        .input(SEC, 0, b, &mut rig.pool, replica, &mut out);
+    let back = back.expect("handed back");
+    assert_eq!(back.pool(), 9);
+    other.free(back).unwrap();
+    assert!(out.is_empty());
+    assert_eq!(rig.router.stats.foreign_buffers, 1);
+    rig.assert_no_leak(0);
+}

@@ -384,3 +384,36 @@ fn garbage_v6_never_panics() {
     assert_eq!(rig.router.arp.held() + rig.router.nd.held(), 0);
     rig.assert_no_leak(0);
 }
+
+#[test]
+fn snooped_na_releases_held_packets() {
+    let mut rig = Rig::new();
+    learn_v6(&mut rig, 0, H1, host1());
+    let out = rig.input(SEC, 0, &udp6_from_host1(host2(), 64, 10));
+    assert_eq!(out.len(), 1);
+    let src = Ipv6Packet::new_checked(&out[0].1[14..]).unwrap().src_addr();
+    let adv = na(H2, R1, host2(), src);
+    assert_eq!(
+        netstack::forward::dispatch(&adv, 2),
+        netstack::forward::Dispatch::Neighbour
+    );
+    let mut out = Vec::new();
+    rig.router.snoop(SEC, 1, &adv, &mut rig.pool, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(&rig.pool.data(&out[0].1)[..6], &H2.0);
+    let mut bufs = out.into_iter().map(|(_, b)| b).collect();
+    rig.pool.free_all(&mut bufs);
+    // An NS from a stranger: nothing learned, nothing sent.
+    let n = rig.router.nd.len();
+    let mut out = Vec::new();
+    rig.router.snoop(
+        SEC,
+        1,
+        &ns(GW, a6("2001:2:0:2::77"), g1()),
+        &mut rig.pool,
+        &mut out,
+    );
+    assert!(out.is_empty());
+    assert_eq!(rig.router.nd.len(), n);
+    rig.assert_no_leak(0);
+}

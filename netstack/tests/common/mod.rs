@@ -103,8 +103,10 @@ impl Rig {
         self.pool.data_mut(&b).copy_from_slice(frame);
         let mut out = Vec::new();
         let replica = &self.table.fanout().replicas[0];
-        self.router
+        let foreign = self
+            .router
             .input(now_ns, in_if, b, &mut self.pool, replica, &mut out);
+        assert!(foreign.is_none());
         self.collect(out)
     }
 
