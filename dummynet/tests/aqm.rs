@@ -87,7 +87,12 @@ struct Reno {
 
 const RTT_NS: u64 = 20 * MS;
 
-fn responsive(lines: &[&str], target: Target, flows: u64, secs: u64) -> Outcome {
+fn responsive(
+    lines: &[&str],
+    target: Target,
+    flows: u64,
+    secs: u64,
+) -> (Outcome, Dummynet<TestPacket>) {
     let mut dn = Dummynet::new(21);
     config(&mut dn, lines);
     let mut senders: Vec<Reno> = (0..flows)
@@ -108,7 +113,7 @@ fn responsive(lines: &[&str], target: Target, flows: u64, secs: u64) -> Outcome 
             });
         }
     }
-    simulate(&mut dn, arrivals, Time::from_secs(secs), |t, p| {
+    let out = simulate(&mut dn, arrivals, Time::from_secs(secs), |t, p| {
         let f = (p.id >> 32) as usize;
         let seq = p.id & 0xffff_ffff;
         let s = &mut senders[f];
@@ -130,7 +135,8 @@ fn responsive(lines: &[&str], target: Target, flows: u64, secs: u64) -> Outcome 
             s.next_seq += 1;
         }
         out
-    })
+    });
+    (out, dn)
 }
 
 fn mean_sojourn_after(out: &Outcome, from_ns: u64) -> u64 {
@@ -145,7 +151,7 @@ fn mean_sojourn_after(out: &Outcome, from_ns: u64) -> u64 {
 
 #[test]
 fn codel_keeps_a_standing_queue_near_target() {
-    let out = responsive(
+    let (out, dn) = responsive(
         &[
             "pipe 1 config bw 10Mbit/s",
             "sched 1 config pipe 1 type fq_codel",
@@ -156,6 +162,11 @@ fn codel_keeps_a_standing_queue_near_target() {
         20,
     );
     let mean = mean_sojourn_after(&out, 5 * SEC);
+    let fq = dn.sched(1).unwrap().instances()[0].fq_stats().unwrap();
+    assert!(
+        fq.aqm_drops > 0,
+        "CoDel holds the queue by dropping: {fq:?}"
+    );
     assert!(
         mean <= 3 * 5 * MS,
         "mean sojourn {} us, target 5 ms",
@@ -173,13 +184,18 @@ fn codel_keeps_a_standing_queue_near_target() {
 
 #[test]
 fn same_senders_on_a_fifo_build_a_long_queue() {
-    let out = responsive(
+    let (out, dn) = responsive(
         &["pipe 1 config bw 10Mbit/s queue 1000"],
         Target::Pipe(1),
         4,
         20,
     );
     let mean = mean_sojourn_after(&out, 5 * SEC);
+    assert_eq!(
+        dn.pipe_stats(1).unwrap().drops,
+        0,
+        "the long queue stands without overflowing"
+    );
     assert!(mean > 100 * MS, "FIFO mean sojourn {} ms", mean / MS);
 }
 
@@ -212,7 +228,7 @@ fn ecn_capable_traffic_is_marked_instead_of_dropped() {
 
 #[test]
 fn fq_pie_keeps_a_standing_queue_near_target() {
-    let out = responsive(
+    let (out, dn) = responsive(
         &[
             "pipe 1 config bw 10Mbit/s",
             "sched 1 config pipe 1 type fq_pie target 15ms",
@@ -223,6 +239,8 @@ fn fq_pie_keeps_a_standing_queue_near_target() {
         20,
     );
     let mean = mean_sojourn_after(&out, 5 * SEC);
+    let fq = dn.sched(1).unwrap().instances()[0].fq_stats().unwrap();
+    assert!(fq.aqm_drops > 0, "PIE holds the queue by dropping: {fq:?}");
     // PIE steers the mean towards its 15 ms target; FIFO sits at ~250 ms (test above).
     assert!(
         mean <= 3 * 15 * MS,
@@ -240,13 +258,18 @@ fn fq_pie_keeps_a_standing_queue_near_target() {
 
 #[test]
 fn pie_queue_aqm_on_a_fifo_pipe() {
-    let out = responsive(
+    let (out, dn) = responsive(
         &["pipe 1 config bw 10Mbit/s queue 1000 pie target 15ms"],
         Target::Pipe(1),
         4,
         20,
     );
     let mean = mean_sojourn_after(&out, 5 * SEC);
+    assert_eq!(
+        dn.pipe_stats(1).unwrap().drops as usize,
+        out.dropped.len(),
+        "PIE drops only at arrival"
+    );
     assert!(
         mean <= 3 * 15 * MS,
         "mean sojourn {} us, target 15 ms",
