@@ -405,6 +405,10 @@ impl Router {
         if !unicast_source(src) || dst.is_multicast() || dst.is_broadcast() {
             return;
         }
+        if self.is_our_v4(src) {
+            // About one of our own packets (a reply whose neighbour never answered).
+            return;
+        }
         if p.frag_offset() != 0 {
             return;
         }

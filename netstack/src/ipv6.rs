@@ -486,6 +486,10 @@ impl Router {
         if src.is_unspecified() || src.is_multicast() || dst.is_multicast() {
             return;
         }
+        if self.ifaces.iter().any(|i| i.has_v6(src)) {
+            // About one of our own packets (a reply whose neighbour never answered).
+            return;
+        }
         if p.next_header() == IpProtocol::Icmpv6 && orig.get(IPV6_HLEN).is_none_or(|&t| t < 128) {
             return;
         }

@@ -19,7 +19,10 @@
 //!   `arp -an` / `ndp -an` listings.
 //! - [`forward`]: the per-CPU [`forward::Router`] — Ethernet demultiplexing, ARP, the
 //!   neighbour-resolving output path, counters, [`forward::RouteLookup`] (implemented for
-//!   `routes::Replica`) and [`forward::owner_cpu`] for the netisr dispatch.
+//!   `routes::Replica`), and the netisr's dispatch helpers: [`forward::owner_cpu`] (the
+//!   flow's CPU under the symmetric Toeplitz hash) and [`forward::dispatch`], which also
+//!   sends ARP/NDP frames to CPU 0's `input` and every other CPU's [`forward::Router::snoop`],
+//!   since each CPU has its own neighbour cache.
 //! - [`ipv4`]: IPv4 local delivery, forwarding, fragmentation and ICMP errors.
 //! - [`ipv6`]: IPv6 local delivery, forwarding, NDP and ICMPv6 errors.
 //!

@@ -641,3 +641,53 @@ fn foreign_buffers_come_back_untouched() {
     assert_eq!(rig.router.stats.foreign_buffers, 1);
     rig.assert_no_leak(0);
 }
+
+#[test]
+fn fragments_carry_only_copied_options() {
+    let mut rig = Rig::new();
+    rig.learn_v4(0, H1, HOST1);
+    rig.learn_v4(1, H2, HOST2);
+    // IHL 7: four NOPs (not copied) and a copied 4-byte option (type 0x94, router alert).
+    for (opts, later_ihl) in [
+        ([1u8, 1, 1, 1, 1, 1, 1, 0], 5u8),
+        ([1, 1, 1, 1, 0x94, 4, 0, 0], 6),
+    ] {
+        let data: Vec<u8> = (0..1500u32).map(|i| (i % 251) as u8).collect();
+        let mut ip = vec![0u8; 28 + data.len()];
+        {
+            let mut p = Ipv4Packet::new_unchecked(&mut ip[..]);
+            p.set_version(4);
+            p.set_header_len(28);
+            p.set_total_len((28 + data.len()) as u16);
+            p.set_ident(0x5151);
+            p.clear_flags();
+            p.set_hop_limit(64);
+            p.set_next_header(IpProtocol::Udp);
+            p.set_src_addr(HOST1);
+            p.set_dst_addr(HOST2);
+        }
+        ip[20..28].copy_from_slice(&opts);
+        ip[28..].copy_from_slice(&data);
+        Ipv4Packet::new_unchecked(&mut ip[..]).fill_checksum();
+        let out = rig.input(SEC, 0, &eth(R0, H1, EthernetProtocol::Ipv4, &ip));
+        assert_eq!(out.len(), 2);
+        let mut re = vec![0u8; data.len()];
+        for (i, (_, f)) in out.iter().enumerate() {
+            let p = ip_of(f);
+            let ihl = p.header_len() / 4;
+            if i == 0 {
+                assert_eq!(ihl, 7);
+                assert_eq!(&f[14 + 20..14 + 28], &opts);
+            } else {
+                assert_eq!(ihl, later_ihl);
+                if later_ihl == 6 {
+                    assert_eq!(&f[14 + 20..14 + 24], &[0x94, 4, 0, 0]);
+                }
+            }
+            let off = usize::from(p.frag_offset());
+            re[off..off + p.payload().len()].copy_from_slice(p.payload());
+        }
+        assert_eq!(re, data);
+    }
+    rig.assert_no_leak(0);
+}
