@@ -284,15 +284,20 @@ impl<P> Qfq<P> {
     /// The first class of the first non-empty bucket, moving `front` there.
     fn slot_scan(&mut self, g: usize) -> Option<u32> {
         let grp = &mut self.groups[g];
-        if grp.full_slots == 0 {
-            return None;
+        while grp.full_slots != 0 {
+            let i = grp.full_slots.trailing_zeros();
+            if i > 0 {
+                grp.front = (grp.front + i) % NUM_SLOTS;
+                grp.full_slots >>= i;
+            }
+            let head = grp.slots[grp.front as usize];
+            if head != NIL {
+                return Some(head);
+            }
+            // A set bit always has a class; never trust it with an index anyway.
+            grp.full_slots &= !1;
         }
-        let i = grp.full_slots.trailing_zeros();
-        if i > 0 {
-            grp.front = (grp.front + i) % NUM_SLOTS;
-            grp.full_slots >>= i;
-        }
-        Some(grp.slots[grp.front as usize])
+        None
     }
 
     /// Make room at the front of the bucket ring for an earlier start.
