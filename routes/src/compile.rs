@@ -218,11 +218,12 @@ impl Layout {
         }
     }
 
-    /// Entries allocated but no longer used, as a share of all allocated entries.
-    pub(crate) fn waste(&self) -> (u64, u64) {
+    /// Bytes of the node and leaf arrays that are free, and bytes in use or free.
+    pub(crate) fn waste_bytes(&self) -> (u64, u64) {
+        let node = core::mem::size_of::<Node>() as u64;
         (
-            self.nodes.free_total + self.leaves.free_total,
-            u64::from(self.nodes.end) + u64::from(self.leaves.end),
+            self.nodes.free_total * node + self.leaves.free_total * 2,
+            u64::from(self.nodes.end) * node + u64::from(self.leaves.end) * 2,
         )
     }
 }

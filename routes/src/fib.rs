@@ -128,12 +128,12 @@ impl Words {
     }
 }
 
-/// Resizes `v`, growing its allocation by an eighth at a time rather than doubling it: a
+/// Resizes `v`, growing its allocation by a sixteenth at a time rather than doubling it: a
 /// replica exists once per CPU, so slack costs memory on every CPU, while growth is rare
 /// (updates mostly reuse freed pieces).
 fn resize_modestly<T: Clone>(v: &mut Vec<T>, len: usize, fill: T) {
     if len > v.capacity() {
-        let target = len.max(v.capacity() + v.capacity() / 8);
+        let target = len.max(v.capacity() + v.capacity() / 16);
         v.reserve_exact(target - v.len());
     }
     v.resize(len, fill);

@@ -63,7 +63,7 @@
 //! Updates recompile only the direct-table slots a prefix covers (one slot for a prefix longer
 //! than the table's 18 bits, a range otherwise); freed pieces are
 //! reused by size, and the table is rebuilt whole when a change covers an eighth of it or when
-//! half the arrays are free space.
+//! an eighth of the arrays is free space.
 #![no_std]
 #![forbid(unsafe_code)]
 

@@ -151,11 +151,13 @@ impl<K: Key> Family<K> {
             }
         }
         let touched: usize = merged.iter().map(|(a, b)| b - a).sum();
-        let (wasted, allocated) = self.layout.waste();
-        // Big changes (a default route) and a fragmented layout are cheaper to redo whole.
+        let (wasted, allocated) = self.layout.waste_bytes();
+        // Big changes (a default route) are cheaper to redo whole. A layout more than an eighth
+        // free space is redone whole too: that bounds what churn costs every replica in memory
+        // (one full rebuild per ~30k size-changing updates on a full IPv4 table).
         let full = force_full
             || touched > Self::SLOTS / 8
-            || (allocated > 1 << 16 && wasted * 2 > allocated);
+            || (allocated > 1 << 16 && wasted * 8 > allocated);
         let mut layout = core::mem::replace(&mut self.layout, Layout::new(0));
         let change = if full {
             let mut placer = Placer::full(&mut layout);
@@ -353,7 +355,7 @@ impl Rib {
 
     /// Compiles every change since the last call into one update for the replicas. Small
     /// changes recompile only the direct-table slots they touch; a change covering more than an
-    /// eighth of the slots, or a layout more than half free space, is rebuilt whole.
+    /// eighth of the slots, or a layout more than an eighth free space, is rebuilt whole.
     pub fn take_update(&mut self) -> FibUpdate {
         FibUpdate {
             nexthops: self.nexthops.take_changes(),
