@@ -37,6 +37,7 @@ fn main() -> ExitCode {
     } else {
         vec![args.join(" ")]
     };
+    // Like dnctl reading a file: report every bad line, keep going.
     let mut status = ExitCode::SUCCESS;
     for (n, line) in lines.iter().enumerate() {
         match execute(&mut dn, line) {

@@ -59,7 +59,7 @@ pub mod time;
 /// shown as `2 * DN_MAX_ID + N` and its scheduler as `DN_MAX_ID + N`.
 pub const DN_MAX_ID: u32 = 0x10000;
 
-pub use crate::dnctl::execute;
+pub use crate::dnctl::{execute, execute_script};
 pub use crate::dummynet::{Dummynet, PipeConfig, SchedConfig, Verdict};
 pub use crate::error::{Error, ErrorKind};
 pub use crate::instance::DropReason;

@@ -551,3 +551,25 @@ fn extreme_numbers_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_dnctl_conf_runs_line_by_line_and_names_the_bad_line() {
+    let mut d = dn();
+    let conf = "# /etc/dnctl.conf\npipe 1 config bw 10Mbit/s\n\nsched 1 config pipe 1 type fq_codel\nqueue 1 config pipe 1\npipe 1 show\n";
+    let out = dummynet::execute_script(&mut d, conf).unwrap();
+    assert!(out.starts_with("00001:  10.000 Mbit/s"), "{out}");
+    let mut d = dn();
+    let e = dummynet::execute_script(
+        &mut d,
+        "pipe 1 config bw 1Mbit/s\npipe 2 config bw lots\npipe 3 config\n",
+    )
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "dnctl: line 2: bw: taking the rate from device `lots` is not supported"
+    );
+    assert!(
+        d.pipe(1).is_some() && d.pipe(3).is_none(),
+        "lines before the error stay applied, later ones do not run"
+    );
+}

@@ -111,6 +111,20 @@ pub fn execute<P: Packet>(dn: &mut Dummynet<P>, line: &str) -> Result<String, Er
     Ok(out)
 }
 
+/// Run a whole `dnctl.conf` (one command per line, `#` comments). Stops at the first
+/// bad line, whose number the error names; the lines before it stay applied, as with
+/// `dnctl` reading a file.
+pub fn execute_script<P: Packet>(dn: &mut Dummynet<P>, text: &str) -> Result<String, Error> {
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        match execute(dn, line) {
+            Ok(o) => out.push_str(&o),
+            Err(e) => return Err(Error::new(e.kind, format!("line {}: {}", i + 1, e.message))),
+        }
+    }
+    Ok(out)
+}
+
 fn name(o: Object) -> &'static str {
     match o {
         Object::Pipe => "pipe",
