@@ -10,7 +10,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use dummynet::{execute, DnTag, Dummynet, FlowKey, Packet};
+use dummynet::{execute_script, DnTag, Dummynet, FlowKey, Packet};
 
 /// No traffic flows here; the type only satisfies `Dummynet<P>`.
 struct NoPacket;
@@ -28,25 +28,25 @@ impl Packet for NoPacket {
 fn main() -> ExitCode {
     let mut dn: Dummynet<NoPacket> = Dummynet::new(0);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let lines: Vec<String> = if args.is_empty() {
+    let text = if args.is_empty() {
         std::io::stdin()
             .lock()
             .lines()
             .map_while(Result::ok)
-            .collect()
+            .collect::<Vec<_>>()
+            .join("\n")
     } else {
-        vec![args.join(" ")]
+        args.join(" ")
     };
-    // Like dnctl reading a file: report every bad line, keep going.
-    let mut status = ExitCode::SUCCESS;
-    for (n, line) in lines.iter().enumerate() {
-        match execute(&mut dn, line) {
-            Ok(out) => print!("{out}"),
-            Err(e) => {
-                eprintln!("line {}: {e}", n + 1);
-                status = ExitCode::FAILURE;
-            }
+    // Like dnctl reading a file, stop at the first bad line.
+    match execute_script(&mut dn, &text) {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
         }
     }
-    status
 }
