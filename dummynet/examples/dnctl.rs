@@ -10,7 +10,7 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use dummynet::{execute_script, DnTag, Dummynet, FlowKey, Packet};
+use dummynet::{execute, DnTag, Dummynet, FlowKey, Packet};
 
 /// No traffic flows here; the type only satisfies `Dummynet<P>`.
 struct NoPacket;
@@ -28,25 +28,24 @@ impl Packet for NoPacket {
 fn main() -> ExitCode {
     let mut dn: Dummynet<NoPacket> = Dummynet::new(0);
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let text = if args.is_empty() {
+    let lines: Vec<String> = if args.is_empty() {
         std::io::stdin()
             .lock()
             .lines()
             .map_while(Result::ok)
-            .collect::<Vec<_>>()
-            .join("\n")
+            .collect()
     } else {
-        args.join(" ")
+        vec![args.join(" ")]
     };
-    // Like dnctl reading a file, stop at the first bad line.
-    match execute_script(&mut dn, &text) {
-        Ok(out) => {
-            print!("{out}");
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("{e}");
-            ExitCode::FAILURE
+    // Like dnctl reading a file: print as it goes, stop at the first bad line.
+    for (n, line) in lines.iter().enumerate() {
+        match execute(&mut dn, line) {
+            Ok(out) => print!("{out}"),
+            Err(e) => {
+                eprintln!("line {}: {e}", n + 1);
+                return ExitCode::FAILURE;
+            }
         }
     }
+    ExitCode::SUCCESS
 }
