@@ -89,7 +89,8 @@ commands:
   lspci [-v]           PCI devices (-v: BARs and capabilities)
   acpi                 ACPI tables found
     ifconfig [IF]        network interfaces: address, link, counters
-  netstat -rn          the routing table
+    netstat -rn          the routing table
+  arp -an | ndp -an    the neighbour caches (IPv4 ARP, IPv6 NDP)
   route add|delete|change|get ...   change or query the routing table (route(8) syntax)
   netstat -Q           per-CPU netisr counters
   cmdline              the kernel command line
@@ -205,6 +206,14 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
             crate::rtable::netstat(out);
             Ok(())
         }
+        "arp" | "ndp" => match rt {
+            Some(rt) => out.write_str(&threads::neighbours(
+                rt,
+                threads::PORT_CONSOLE,
+                cmd == "ndp",
+            )),
+            None => writeln!(out, "{cmd}: needs the console thread"),
+        },
         "route" => match rt {
             Some(rt) => {
                 crate::rtable::route_command(&args, out, rt, threads::PORT_CONSOLE);

@@ -98,6 +98,16 @@ pub enum Ctl {
     TimersDone(TimerReport),
     /// Visited in turn by every CPU: apply this route-table update to your replica.
     RouteUpdate(Arc<routes::FibUpdate>),
+    /// Reply [`Ctl::Text`] with your neighbour cache (`arp -an`, or `ndp -an` if `v6`).
+    Neighbours {
+        v6: bool,
+    },
+    Text(alloc::string::String),
+    /// A neighbour frame (ARP, NS/NA) another CPU received on NIC `nic`: learn from it.
+    Snoop {
+        nic: usize,
+        frame: Arc<[u8]>,
+    },
 }
 
 /// How a CPU's timer test went.
@@ -157,9 +167,13 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
         test: None,
     }));
     let routes = Rc::new(RefCell::new(crate::rtable::new_replica()));
+    let router_slot: crate::nic::netisr::RouterHandle = Rc::new(RefCell::new(None));
+    let snoop_slot: crate::nic::netisr::SnoopInbox = Rc::new(RefCell::new(Vec::new()));
     let control = rt.spawn(Box::new(Control {
         me,
         routes: routes.clone(),
+        router: router_slot.clone(),
+        snoop: snoop_slot.clone(),
         timers: timers.clone(),
     }));
     let port = rt.cpu().open_port(control);
@@ -167,11 +181,18 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
     let timer = rt.spawn(Box::new(TimerThread {
         timers,
         last_link_watch_ns: 0,
+        last_netisr_wake_ns: 0,
     }));
     rt.cpu().sched().bind_work_bit(WORK_TIMER, timer);
-    if let Some(netisr) = crate::nic::take_setup(index)
-        .and_then(|s| crate::nic::netisr::Netisr::new(index, s, routes.clone()))
-    {
+    if let Some(netisr) = crate::nic::take_setup(index).and_then(|s| {
+        crate::nic::netisr::Netisr::new(
+            index,
+            s,
+            routes.clone(),
+            router_slot.clone(),
+            snoop_slot.clone(),
+        )
+    }) {
         let t = rt.spawn(Box::new(netisr));
         rt.cpu().sched().bind_work_bit(WORK_NETISR, t);
     }
@@ -207,6 +228,10 @@ struct Control {
     timers: Rc<RefCell<Timers>>,
     /// This CPU's route replica (shared with its netisr, same CPU only).
     routes: Rc<RefCell<routes::Replica>>,
+    /// This CPU's router (owned by its netisr, same CPU only), once it exists.
+    router: crate::nic::netisr::RouterHandle,
+    /// The netisr's inbox for neighbour frames from other CPUs.
+    snoop: crate::nic::netisr::SnoopInbox,
 }
 
 impl Thread<Ctl, ApicDoorbell> for Control {
@@ -224,6 +249,22 @@ impl Thread<Ctl, ApicDoorbell> for Control {
                     rt.reply(reply, Ctl::StressDone(r));
                 }
                 Incoming::Request(reply, Ctl::Ping(v)) => rt.reply(reply, Ctl::Ping(v)),
+                Incoming::Msg(Ctl::Snoop { nic, frame }) => {
+                    self.snoop.borrow_mut().push((nic, frame));
+                    raise_local(WORK_NETISR);
+                }
+                Incoming::Request(reply, Ctl::Neighbours { v6 }) => {
+                    let mut text = alloc::string::String::new();
+                    let now = arch::time::now_ns();
+                    if let Some(r) = self.router.borrow().as_ref() {
+                        let _ = if v6 {
+                            r.write_ndp(now, &mut text)
+                        } else {
+                            r.write_arp(now, &mut text)
+                        };
+                    }
+                    rt.reply(reply, Ctl::Text(text));
+                }
                 Incoming::Request(reply, Ctl::TimerTest { count, span_ns }) => {
                     let now = arch::time::now_ns();
                     let mut t = self.timers.borrow_mut();
@@ -265,14 +306,20 @@ struct TimerThread {
     timers: Rc<RefCell<Timers>>,
     /// When the NIC link watch last ran.
     last_link_watch_ns: u64,
+    /// When the netisr was last woken for its periodic work.
+    last_netisr_wake_ns: u64,
 }
 
 impl Thread<Ctl, ApicDoorbell> for TimerThread {
     fn run(&mut self, _: ThreadId, rt: &mut Lwkt<'_, Ctl, ApicDoorbell>) -> Yield {
         let now = arch::time::now_ns();
-        if now - self.last_link_watch_ns >= 1_000_000_000 {
-            self.last_link_watch_ns = now;
-            if crate::nic::link_watch(percpu::current().index) {
+        if now - self.last_netisr_wake_ns >= 100_000_000 {
+            self.last_netisr_wake_ns = now;
+            let link_check = now - self.last_link_watch_ns >= 1_000_000_000;
+            if link_check {
+                self.last_link_watch_ns = now;
+            }
+            if crate::nic::periodic(percpu::current().index, link_check) {
                 raise_local(WORK_NETISR);
             }
         }
@@ -464,4 +511,37 @@ pub fn switch_cycles(count: u64) -> u64 {
         steps += 1;
     }
     (arch::rdtsc() - t0) / steps.max(1)
+}
+
+/// Every CPU's neighbour cache (`arp -an`, or `ndp -an` if `v6`), one entry per address
+/// and interface: CPUs learn neighbours independently, the first CPU's entry is shown.
+pub fn neighbours(rt: &mut Rt<'_>, from: u16, v6: bool) -> alloc::string::String {
+    let tags: Vec<u32> = (0..ncpus())
+        .map(|c| {
+            rt.cpu()
+                .request(control_port(c), from, Ctl::Neighbours { v6 }, |_| {})
+        })
+        .collect();
+    let mut seen: Vec<alloc::string::String> = Vec::new();
+    let mut out = alloc::string::String::new();
+    for tag in tags {
+        if let Ctl::Text(t) = rt.wait_reply(from, tag) {
+            for line in t.lines() {
+                // The key: everything before the expiry ("? (addr) at mac on if").
+                let key = line
+                    .split(" expires")
+                    .next()
+                    .unwrap_or(line)
+                    .split(" permanent")
+                    .next()
+                    .unwrap_or(line);
+                if !seen.iter().any(|k| k == key) {
+                    seen.push(key.into());
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+    }
+    out
 }

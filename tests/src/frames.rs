@@ -177,3 +177,150 @@ pub fn send_and_check(
     rep.sent = sent;
     Ok(rep)
 }
+
+/// The MAC address of interface `tap` in namespace `ns`.
+pub fn mac_of(ns: &str, tap: &str) -> Result<[u8; 6], String> {
+    let ns = ns.to_string();
+    let tap = tap.to_string();
+    std::thread::spawn(move || {
+        enter_netns(&ns).map_err(|e| e.to_string())?;
+        interface(&tap)?
+            .mac
+            .map(|m| m.octets())
+            .ok_or_else(|| format!("{tap} has no MAC"))
+    })
+    .join()
+    .map_err(|_| "thread panicked".to_string())?
+}
+
+/// Sends `frame` on `tap` in namespace `ns` and returns the first frame received there
+/// for which `want` holds, or an error after `timeout`.
+pub fn exchange(
+    ns: &str,
+    tap: &str,
+    frame: Vec<u8>,
+    want: impl Fn(&[u8]) -> bool + Send + 'static,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let (ns, tap) = (ns.to_string(), tap.to_string());
+    std::thread::spawn(move || {
+        enter_netns(&ns).map_err(|e| e.to_string())?;
+        let iface = interface(&tap)?;
+        let cfg = Config {
+            read_timeout: Some(Duration::from_millis(100)),
+            ..Default::default()
+        };
+        let (mut tx, mut rx) = match datalink::channel(&iface, cfg) {
+            Ok(Channel::Ethernet(tx, rx)) => (tx, rx),
+            Ok(_) => return Err("unexpected channel type".into()),
+            Err(e) => return Err(format!("open {tap}: {e}")),
+        };
+        match tx.send_to(&frame, None) {
+            Some(Ok(())) => {}
+            other => return Err(format!("send: {other:?}")),
+        }
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if let Ok(f) = rx.next() {
+                if want(f) {
+                    return Ok(f.to_vec());
+                }
+            }
+        }
+        Err(format!("no matching frame on {tap} within {timeout:?}"))
+    })
+    .join()
+    .map_err(|_| "thread panicked".to_string())?
+}
+
+/// The Internet checksum of `data` (RFC 1071), starting from `sum`.
+pub fn inet_checksum(data: &[u8], mut sum: u32) -> u16 {
+    for c in data.chunks(2) {
+        sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// An Ethernet + IPv4 + UDP frame of `total` IP bytes with the given TTL and DF bit.
+pub fn udp4_frame(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: std::net::Ipv4Addr,
+    dst: std::net::Ipv4Addr,
+    ttl: u8,
+    df: bool,
+    total: usize,
+) -> Vec<u8> {
+    let mut f = Vec::with_capacity(14 + total);
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&0x0800u16.to_be_bytes());
+    let mut ip = vec![
+        0x45,
+        0,
+        0,
+        0,
+        0x12,
+        0x34,
+        if df { 0x40 } else { 0 },
+        0,
+        ttl,
+        17,
+        0,
+        0,
+    ];
+    ip[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    ip.extend_from_slice(&src.octets());
+    ip.extend_from_slice(&dst.octets());
+    let c = inet_checksum(&ip, 0);
+    ip[10..12].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&ip);
+    let udp_len = total - 20;
+    f.extend_from_slice(&40000u16.to_be_bytes());
+    f.extend_from_slice(&33434u16.to_be_bytes());
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[0, 0]); // no UDP checksum (allowed in IPv4)
+    f.extend((0..udp_len - 8).map(|i| i as u8));
+    f
+}
+
+/// An Ethernet + IPv6 + UDP frame with `payload` UDP payload bytes and hop limit `hops`.
+pub fn udp6_frame(
+    src_mac: [u8; 6],
+    dst_mac: [u8; 6],
+    src: std::net::Ipv6Addr,
+    dst: std::net::Ipv6Addr,
+    hops: u8,
+    payload: usize,
+) -> Vec<u8> {
+    let udp_len = 8 + payload;
+    let mut f = Vec::with_capacity(14 + 40 + udp_len);
+    f.extend_from_slice(&dst_mac);
+    f.extend_from_slice(&src_mac);
+    f.extend_from_slice(&0x86ddu16.to_be_bytes());
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.push(17);
+    f.push(hops);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    let mut udp = Vec::with_capacity(udp_len);
+    udp.extend_from_slice(&40000u16.to_be_bytes());
+    udp.extend_from_slice(&33434u16.to_be_bytes());
+    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend((0..payload).map(|i| i as u8));
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src.octets());
+    pseudo.extend_from_slice(&dst.octets());
+    pseudo.extend_from_slice(&(udp_len as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 17]);
+    pseudo.extend_from_slice(&udp);
+    let c = inet_checksum(&pseudo, 0);
+    udp[6..8].copy_from_slice(&c.to_be_bytes());
+    f.extend_from_slice(&udp);
+    f
+}

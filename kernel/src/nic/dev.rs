@@ -48,6 +48,9 @@ impl Dev {
     pub fn set_promisc(&mut self, on: bool) {
         each!(self, d => d.set_promisc(on))
     }
+    pub fn set_multicast(&mut self, filter: netstack::device::MulticastFilter<'_>) {
+        each!(self, d => d.set_multicast(filter))
+    }
     pub fn poll_events(&mut self) -> DeviceEvents {
         each!(self, d => d.poll_events())
     }

@@ -50,15 +50,16 @@ pub static EVENTS: [AtomicBool; MAX_NICS] = [const { AtomicBool::new(false) }; M
 
 static NICS: spin::Once<Vec<Nic>> = spin::Once::new();
 
-/// Asks for a link check of every NIC whose queue 0 CPU `cpu` services (once a second,
-/// from the timer thread). Returns whether there is any, so the caller wakes its netisr.
-pub fn link_watch(cpu: usize) -> bool {
+/// Periodic netisr work for CPU `cpu`, from its timer thread every 100 ms: router timers,
+/// and when `link_check` (once a second) a link check of every NIC whose queue 0 the CPU
+/// services. Returns whether the CPU has a netisr to wake.
+pub fn periodic(cpu: usize, link_check: bool) -> bool {
     let mut any = false;
     for (i, n) in nics().iter().enumerate() {
-        if n.queue_cpus.first() == Some(&(cpu as u32)) {
+        if n.queue_cpus.first() == Some(&(cpu as u32)) && link_check {
             EVENTS[i].store(true, Ordering::Release);
-            any = true;
         }
+        any |= n.queue_cpus.contains(&(cpu as u32));
     }
     any
 }
@@ -153,16 +154,20 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     // get one pair per CPU. A bridge forwards between queues on the same CPU, so a
     // multiqueue NIC bridged with a single-queue one uses one pair on CPU 0 too.
     let all: Vec<u32> = (0..ncpus as u32).collect();
+    // Routing hands packets between NICs on one CPU too (cross-CPU hand-off is not
+    // written yet), so with a single-queue NIC among the routed ones, every routed NIC
+    // uses one pair on CPU 0.
+    let routed_single = plans
+        .iter()
+        .any(|p| p.name.starts_with("em") && p.bridge.is_none());
     for p in plans.iter_mut() {
         let peer_single = p
             .bridge
             .as_ref()
             .is_some_and(|(_, peer)| peer.starts_with("em"));
-        p.cpus = if p.name.starts_with("em") || peer_single {
-            alloc::vec![0]
-        } else {
-            all.clone()
-        };
+        let single =
+            p.name.starts_with("em") || peer_single || (p.bridge.is_none() && routed_single);
+        p.cpus = if single { alloc::vec![0] } else { all.clone() };
     }
     let mut setups: Vec<netisr::Setup> = (0..ncpus).map(|_| netisr::Setup::default()).collect();
     let mut legacy: Vec<(LegacyRoute, Claim, usize)> = Vec::new();
@@ -271,8 +276,52 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     for (n, p) in nics.iter_mut().zip(&peers) {
         n.bridge_peer = *p;
     }
+    let routed = nics.iter().any(|n| n.bridge_peer.is_none());
+    let ifaces: Vec<netstack::iface::Interface> = nics
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let mtu = rc.interface(&n.name).and_then(|c| c.mtu).unwrap_or(1500);
+            let mut ifc = netstack::iface::Interface::new(i, &n.name, n.dev.lock().mac(), mtu);
+            if let Some(c) = rc.interface(&n.name) {
+                for a in &c.inet {
+                    ifc = ifc.with_v4(a.addr, a.prefix_len);
+                }
+                for a in &c.inet6 {
+                    ifc = ifc.with_v6(a.addr, a.prefix_len);
+                }
+            }
+            ifc
+        })
+        .collect();
+    // IPv6 needs the all-nodes group and the solicited-node group of every address.
+    for (n, ifc) in nics.iter().zip(&ifaces) {
+        if n.bridge_peer.is_some() {
+            continue;
+        }
+        use netstack::iface::{multicast_mac_v6, solicited_node};
+        let mut groups = alloc::vec![multicast_mac_v6(core::net::Ipv6Addr::new(
+            0xff02, 0, 0, 0, 0, 0, 0, 1
+        ))];
+        for a in ifc.v6.iter().map(|(a, _)| *a).chain([ifc.link_local()]) {
+            let g = multicast_mac_v6(solicited_node(a));
+            if !groups.contains(&g) {
+                groups.push(g);
+            }
+        }
+        n.dev
+            .lock()
+            .set_multicast(netstack::device::MulticastFilter::List(&groups));
+    }
     for s in setups.iter_mut() {
         s.bridge_peer = nics.iter().map(|n| n.bridge_peer).collect();
+        if routed {
+            s.router = Some(netstack::forward::Router::new(
+                ifaces.clone(),
+                rc.gateway_enable,
+                rc.ipv6_gateway_enable,
+            ));
+        }
     }
     NICS.call_once(|| nics);
     // One handler per legacy vector, claiming for every device on it.

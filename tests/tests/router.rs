@@ -1,0 +1,226 @@
+//! Issue 5: Damselfly as a router between the lan and wan namespaces, for each NIC model.
+//! ping and ping6 through it and to it, traceroute shows its hop, iperf3 both ways, and
+//! packets crafted with pnet (TTL/hop limit 1, too big with DF) get the right ICMP and
+//! ICMPv6 errors. Needs root; `cargo xtask test` runs these with `--include-ignored`.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+use tests::frames::{exchange, mac_of, udp4_frame, udp6_frame};
+use tests::netns::{Addressing, Topology};
+use tests::{artifacts, config, Build, Image, Machine, QemuConfig};
+
+/// MAC QEMU gives the VM's lan NIC in the topology.
+const ROUTER_LAN_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x10];
+/// The wan side's MTU, lower than lan's so oversized packets can be provoked.
+const WAN_MTU: u16 = 1280;
+
+fn routed(name: &str, machine: Machine, smp: u32, model: &str, ifs: (&str, &str)) -> Topology {
+    let (a, b) = ifs;
+    let rc = format!(
+        "ifconfig_{a}=\"inet 198.18.0.1/24\"\nifconfig_{a}_ipv6=\"inet6 2001:2::1/64\"\n\
+         ifconfig_{b}=\"inet 198.18.1.1/24 mtu {WAN_MTU}\"\nifconfig_{b}_ipv6=\"inet6 2001:2:0:1::1/64\"\n\
+         gateway_enable=\"YES\"\nipv6_gateway_enable=\"YES\"\n"
+    );
+    let path = artifacts::out_dir().join(format!("test-router-{name}.tar"));
+    config::pack_files(&[("etc/rc.conf", &rc)], &path).expect("pack config");
+    let mut cfg = QemuConfig::new(Build::BareMetal, Image::Kernel)
+        .machine(machine)
+        .smp(smp);
+    cfg.initrd = Some(path);
+    let t = Topology::start(cfg, model, model, Addressing::Routed);
+    // The wan host follows the link's MTU.
+    tests::netns::ip(&[
+        "-n",
+        &t.wan.ns,
+        "link",
+        "set",
+        &t.wan.tap,
+        "mtu",
+        &WAN_MTU.to_string(),
+    ]);
+    t
+}
+
+fn icmp4_of(f: &[u8]) -> Option<(Ipv4Addr, u8, u8, &[u8])> {
+    if f.len() < 14 + 20 + 8 || f[12..14] != [0x08, 0x00] || f[14 + 9] != 1 {
+        return None;
+    }
+    let ihl = usize::from(f[14] & 0x0f) * 4;
+    let src = Ipv4Addr::new(f[26], f[27], f[28], f[29]);
+    let icmp = f.get(14 + ihl..)?;
+    Some((src, icmp[0], icmp[1], icmp))
+}
+
+fn icmp6_of(f: &[u8]) -> Option<(Ipv6Addr, u8, u8, &[u8])> {
+    if f.len() < 14 + 40 + 8 || f[12..14] != [0x86, 0xdd] || f[14 + 6] != 58 {
+        return None;
+    }
+    let src: [u8; 16] = f[22..38].try_into().ok()?;
+    let icmp = &f[54..];
+    Some((Ipv6Addr::from(src), icmp[0], icmp[1], icmp))
+}
+
+fn exercise(t: Topology) {
+    let (lan, wan) = (t.lan.clone(), t.wan.clone());
+    assert!(
+        t.ping(&lan, "198.18.0.1", 2),
+        "ping the router:\n{}",
+        t.qemu.transcript()
+    );
+    assert!(t.ping(&lan, "2001:2::1", 2), "ping6 the router");
+    assert!(t.ping(&lan, wan.addr4(), 3), "ping through the router");
+    assert!(t.ping(&lan, wan.addr6(), 3), "ping6 through the router");
+    assert!(t.ping(&wan, lan.addr4(), 2), "ping wan -> lan");
+
+    let tr = lan.exec(&[
+        "traceroute",
+        "-n",
+        "-q",
+        "1",
+        "-w",
+        "2",
+        "-m",
+        "4",
+        wan.addr4(),
+    ]);
+    let text = String::from_utf8_lossy(&tr.stdout);
+    assert!(
+        text.contains(" 1  198.18.0.1 "),
+        "traceroute shows no router hop:\n{text}"
+    );
+    assert!(
+        text.contains(" 2  198.18.1.2 "),
+        "traceroute does not reach wan:\n{text}"
+    );
+
+    let up = t.iperf3(&lan, &wan, 2, 1).unwrap_or_else(|e| panic!("{e}"));
+    let down = t.iperf3(&wan, &lan, 2, 1).unwrap_or_else(|e| panic!("{e}"));
+    println!(
+        "iperf3 lan->wan {:.0} Mbit/s, wan->lan {:.0} Mbit/s",
+        up / 1e6,
+        down / 1e6
+    );
+    assert!(up > 1e6 && down > 1e6, "{up} {down}");
+
+    let me = mac_of(&lan.ns, &lan.tap).unwrap();
+    let src4: Ipv4Addr = lan.addr4().parse().unwrap();
+    let dst4: Ipv4Addr = wan.addr4().parse().unwrap();
+    let src6: Ipv6Addr = lan.addr6().parse().unwrap();
+    let dst6: Ipv6Addr = wan.addr6().parse().unwrap();
+    let wait = Duration::from_secs(5);
+
+    // TTL 1: ICMP time exceeded from the router, quoting our datagram.
+    let f = exchange(
+        &lan.ns,
+        &lan.tap,
+        udp4_frame(me, ROUTER_LAN_MAC, src4, dst4, 1, true, 100),
+        |f| icmp4_of(f).is_some_and(|(_, ty, _, _)| ty == 11),
+        wait,
+    )
+    .unwrap_or_else(|e| panic!("TTL=1: {e}"));
+    let (from, _, code, icmp) = icmp4_of(&f).unwrap();
+    assert_eq!((from, code), (Ipv4Addr::new(198, 18, 0, 1), 0));
+    assert_eq!(
+        &icmp[8 + 16..8 + 20],
+        &dst4.octets(),
+        "quoted header names our destination"
+    );
+
+    // Too big for the wan MTU with DF: fragmentation needed, with the next-hop MTU.
+    let f = exchange(
+        &lan.ns,
+        &lan.tap,
+        udp4_frame(me, ROUTER_LAN_MAC, src4, dst4, 64, true, 1400),
+        |f| icmp4_of(f).is_some_and(|(_, ty, code, _)| ty == 3 && code == 4),
+        wait,
+    )
+    .unwrap_or_else(|e| panic!("DF too big: {e}"));
+    let (_, _, _, icmp) = icmp4_of(&f).unwrap();
+    assert_eq!(
+        u16::from_be_bytes([icmp[6], icmp[7]]),
+        WAN_MTU,
+        "next-hop MTU"
+    );
+
+    // Same without DF: fragmented, and the wan host answers (UDP port unreachable) —
+    // it could only do so after reassembling our fragments.
+    let f = exchange(
+        &lan.ns,
+        &lan.tap,
+        udp4_frame(me, ROUTER_LAN_MAC, src4, dst4, 64, false, 1400),
+        |f| {
+            icmp4_of(f).is_some_and(|(src, ty, code, _)| {
+                ty == 3 && code == 3 && src == Ipv4Addr::new(198, 18, 1, 2)
+            })
+        },
+        wait,
+    );
+    assert!(f.is_ok(), "no answer to a fragmented datagram: {f:?}");
+
+    // IPv6 hop limit 1: time exceeded.
+    exchange(
+        &lan.ns,
+        &lan.tap,
+        udp6_frame(me, ROUTER_LAN_MAC, src6, dst6, 1, 64),
+        |f| icmp6_of(f).is_some_and(|(_, ty, code, _)| ty == 3 && code == 0),
+        wait,
+    )
+    .unwrap_or_else(|e| panic!("hop limit 1: {e}"));
+
+    // IPv6 too big: packet too big with the MTU (routers never fragment IPv6).
+    let f = exchange(
+        &lan.ns,
+        &lan.tap,
+        udp6_frame(me, ROUTER_LAN_MAC, src6, dst6, 64, 1400),
+        |f| icmp6_of(f).is_some_and(|(_, ty, _, _)| ty == 2),
+        wait,
+    )
+    .unwrap_or_else(|e| panic!("IPv6 too big: {e}"));
+    let (_, _, _, icmp) = icmp6_of(&f).unwrap();
+    assert_eq!(
+        u32::from_be_bytes([icmp[4], icmp[5], icmp[6], icmp[7]]),
+        u32::from(WAN_MTU)
+    );
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn route_e1000() {
+    exercise(routed("e1000", Machine::Pc, 1, "e1000", ("em0", "em1")));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn route_e1000_smp4() {
+    exercise(routed("e1000-4", Machine::Pc, 4, "e1000", ("em0", "em1")));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn route_e1000e() {
+    exercise(routed("e1000e", Machine::Q35, 2, "e1000e", ("em0", "em1")));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn route_virtio_smp1() {
+    exercise(routed(
+        "virtio-1",
+        Machine::Q35,
+        1,
+        "virtio-net-pci",
+        ("vtnet0", "vtnet1"),
+    ));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn route_virtio_smp4() {
+    exercise(routed(
+        "virtio-4",
+        Machine::Q35,
+        4,
+        "virtio-net-pci",
+        ("vtnet0", "vtnet1"),
+    ));
+}
