@@ -510,6 +510,14 @@ fn memory_baseline(bytes: usize, keys: &[u128]) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    println!(
+        "popcnt instruction: {} (RUSTFLAGS=\"-C target-feature=+popcnt\" to enable)",
+        if cfg!(target_feature = "popcnt") {
+            "used"
+        } else {
+            "not enabled, software popcount"
+        }
+    );
     let scale = if quick { 10 } else { 1 };
     let baseline = keys(
         false,
