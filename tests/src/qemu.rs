@@ -60,6 +60,11 @@ pub struct QemuConfig {
     pub monitor: Option<PathBuf>,
     /// `-cpu` model (QEMU's default when `None`).
     pub cpu: Option<String>,
+    /// Boot this kernel through `-kernel` instead of the Damselfly artifact (for example
+    /// the Linux peer of the benchmarks); `append` and `initrd` apply to it.
+    pub kernel: Option<PathBuf>,
+    /// Wait for this line instead of [`READY`] (for a kernel that is not Damselfly).
+    pub ready_marker: Option<String>,
 }
 
 impl QemuConfig {
@@ -77,6 +82,8 @@ impl QemuConfig {
             netns: None,
             monitor: None,
             cpu: None,
+            kernel: None,
+            ready_marker: None,
         }
     }
 
@@ -145,6 +152,17 @@ impl QemuConfig {
                 "-device".into(),
                 "isa-debug-exit,iobase=0xf4,iosize=0x04".into(),
             ]);
+        }
+        if let Some(k) = &self.kernel {
+            a.extend(["-kernel".into(), k.display().to_string()]);
+            if !self.append.is_empty() {
+                a.extend(["-append".into(), self.append.clone()]);
+            }
+            if let Some(i) = &self.initrd {
+                a.extend(["-initrd".into(), i.display().to_string()]);
+            }
+            a.extend(self.extra.iter().cloned());
+            return a;
         }
         let img = artifacts::path(self.build, self.image);
         match self.image {
@@ -320,6 +338,18 @@ impl Qemu {
 
     /// Waits for the ready line and parses it.
     pub fn wait_ready(&mut self) -> Result<Ready, String> {
+        if let Some(marker) = self.config.ready_marker.clone() {
+            // Not Damselfly: no fields to parse; report the configured CPUs and wall time.
+            let text = self.wait_for(&marker, BOOT_TIMEOUT)?;
+            let wall = self.started.elapsed();
+            return Ok(Ready {
+                line: text.lines().last().unwrap_or("").trim().to_string(),
+                cpus: self.config.smp,
+                online: self.config.smp,
+                boot_ms: wall.as_millis() as u64,
+                wall,
+            });
+        }
         let text = self.wait_for(READY, BOOT_TIMEOUT)?;
         let wall = self.started.elapsed();
         let line = text.lines().last().unwrap_or("").trim().to_string();

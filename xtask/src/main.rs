@@ -4,8 +4,11 @@
 //! - `image`  GRUB ISOs → `target/damselfly/damselfly{,-host}.iso`
 //! - `run`    boot the appliance with an interactive serial console
 //! - `test`   everything: fmt, clippy, host unit tests, both kernel builds, QEMU tests
-//! - `bench`  benchmarks (`bench boot`: boot-to-ready time)
+//! - `bench`  benchmarks (`bench boot`: boot-to-ready time; `bench forward`: Damselfly vs a
+//!   Linux router VM)
 
+mod bench_forward;
+mod linuxvm;
 mod setup;
 
 use clap::{Parser, Subcommand};
@@ -77,6 +80,23 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5)]
         secs: u32,
     },
+    /// IPv4 forwarding lan -> wan, Damselfly vs a Linux router VM built from Debian
+    /// packages, per NIC model: iperf3 TCP (1 and 4 streams) and 64-byte UDP packets/s,
+    /// with ratios (needs root: namespaces and taps).
+    Forward {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        secs: u32,
+        /// vCPUs of both VMs.
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
+        /// Where to write the results as JSON.
+        #[arg(long, default_value = "target/damselfly/bench-forward.json")]
+        json: PathBuf,
+        /// Only these cases (virtio-net, e1000, virtio-net-nooffload); repeatable.
+        #[arg(long)]
+        nic: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -112,6 +132,17 @@ fn main() -> ExitCode {
         } => setup::ensure(setup::Need::Test)
             .and_then(|_| build_all().map(|_| ()))
             .and_then(|_| bench_bridge(secs)),
+        Cmd::Bench {
+            what:
+                BenchCmd::Forward {
+                    secs,
+                    smp,
+                    json,
+                    nic,
+                },
+        } => setup::ensure(setup::Need::Test)
+            .and_then(|_| build_kernel(Build::BareMetal).map(|_| ()))
+            .and_then(|_| bench_forward::run(secs, smp, &workspace().join(json), &nic)),
         Cmd::Bench {
             what: BenchCmd::Boot { runs },
         } => setup::ensure(setup::Need::Image)
