@@ -90,6 +90,9 @@ enum BenchCmd {
         /// vCPUs of both VMs.
         #[arg(long, default_value_t = 1)]
         smp: u32,
+        /// Rounds alternating the two routers; each figure is the best of the rounds.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
         /// Where to write the results as JSON.
         #[arg(long, default_value = "target/damselfly/bench-forward.json")]
         json: PathBuf,
@@ -137,12 +140,13 @@ fn main() -> ExitCode {
                 BenchCmd::Forward {
                     secs,
                     smp,
+                    rounds,
                     json,
                     nic,
                 },
         } => setup::ensure(setup::Need::Test)
             .and_then(|_| build_kernel(Build::BareMetal).map(|_| ()))
-            .and_then(|_| bench_forward::run(secs, smp, &workspace().join(json), &nic)),
+            .and_then(|_| bench_forward::run(secs, smp, rounds, &workspace().join(json), &nic)),
         Cmd::Bench {
             what: BenchCmd::Boot { runs },
         } => setup::ensure(setup::Need::Image)
