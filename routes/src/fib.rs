@@ -35,6 +35,10 @@ pub(crate) const BLOCK_HEADER: usize = 4;
 /// The block every table starts with at `leaves[0]`: one run, next hop 0 ("no route").
 pub(crate) const EMPTY_BLOCK: [u16; BLOCK_HEADER + 1] = [1, 0, 0, 0, 0];
 
+/// Marks a key of a batch that has its answer (no node index reaches it: the top bit is the
+/// direct table's node flag).
+const WALK_DONE: u32 = u32::MAX;
+
 /// `u16` words per cache line of `leaves`.
 pub(crate) const LINE_WORDS: usize = 32;
 
@@ -236,7 +240,8 @@ impl<K: Key> Fib<K> {
     #[inline]
     pub fn lookup_batch<const N: usize>(&self, keys: &[K; N]) -> [u16; N] {
         // Stage by stage over the whole batch, each stage short, so that the cache misses of
-        // all its keys are in flight together: direct entries, then block headers, then ranks.
+        // all its keys are in flight together: direct entries, then block headers, then ranks;
+        // keys that continue in trie nodes then walk down one level per round, side by side.
         let entries: [u32; N] = core::array::from_fn(|i| self.direct[keys[i].direct_index()]);
         let leafvecs: [u64; N] = core::array::from_fn(|i| {
             let entry = entries[i];
@@ -246,15 +251,39 @@ impl<K: Key> Fib<K> {
                 0
             }
         });
-        core::array::from_fn(|i| {
-            let v = keys[i].chunk(K::DIRECT_BITS);
+        let mut out = [0u16; N];
+        let mut node = [WALK_DONE; N];
+        let mut walking = 0;
+        for i in 0..N {
             let entry = entries[i];
             if entry & DIRECT_NODE == 0 {
-                self.leaves.block_rank_leaf(entry as usize, leafvecs[i], v)
+                let v = keys[i].chunk(K::DIRECT_BITS);
+                out[i] = self.leaves.block_rank_leaf(entry as usize, leafvecs[i], v);
             } else {
-                self.lookup_nodes(entry & DIRECT_INDEX, keys[i], v)
+                node[i] = entry & DIRECT_INDEX;
+                walking += 1;
             }
-        })
+        }
+        let mut offset = [K::DIRECT_BITS; N];
+        while walking > 0 {
+            for i in 0..N {
+                if node[i] == WALK_DONE {
+                    continue;
+                }
+                let n = &self.nodes[node[i] as usize];
+                let v = keys[i].chunk(offset[i]);
+                if (n.vector >> v) & 1 != 0 {
+                    node[i] = n.base1 + (n.vector & upto(v)).count_ones() - 1;
+                    offset[i] += STRIDE;
+                } else {
+                    let rank = (n.leafvec & upto(v)).count_ones();
+                    out[i] = self.leaves.get((n.base0 + rank - 1) as usize);
+                    node[i] = WALK_DONE;
+                    walking -= 1;
+                }
+            }
+        }
+        out
     }
 
     /// Bytes allocated for the lookup structure (direct table, nodes and leaves).
