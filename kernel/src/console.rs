@@ -59,7 +59,11 @@ impl Thread<Ctl, ApicDoorbell> for Console {
                     kprint!("\n");
                     let mut out = String::new();
                     let line = core::mem::take(&mut self.line);
-                    execute(line.trim(), &mut out, Some(&mut *rt));
+                    execute(
+                        line.trim(),
+                        &mut out,
+                        Some((&mut *rt, threads::PORT_CONSOLE)),
+                    );
                     kprint!("{out}");
                     prompt();
                 }
@@ -93,6 +97,7 @@ commands:
   arp -an | ndp -an    the neighbour caches (IPv4 ARP, IPv6 NDP)
   route add|delete|change|get ...   change or query the routing table (route(8) syntax)
   netstat -Q           per-CPU netisr counters
+  netstat -s           per-CPU router counters (IPv4/IPv6, ICMP, ARP/NDP, drops)
   cmdline              the kernel command line
   config               where the boot configuration came from, and its files
   sysrc -a             every rc.conf variable
@@ -107,9 +112,8 @@ commands:
 ";
 
 /// Runs one command line, writing its output to `out`. Commands that talk to other CPUs
-/// need the calling thread's runtime `rt` (and must run on CPU 0, which owns the console
-/// port).
-pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
+/// need the calling thread's runtime and the port it owns for replies (`rt`).
+pub fn execute(line: &str, out: &mut dyn Write, rt: Option<(&mut Rt<'_>, u16)>) {
     let mut words = line.split_ascii_whitespace();
     let Some(cmd) = words.next() else { return };
     let args: alloc::vec::Vec<&str> = words.collect();
@@ -207,19 +211,31 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
             Ok(())
         }
         "arp" | "ndp" => match rt {
-            Some(rt) => out.write_str(&threads::neighbours(
-                rt,
-                threads::PORT_CONSOLE,
-                cmd == "ndp",
-            )),
+            Some((rt, from)) => out.write_str(&threads::neighbours(rt, from, cmd == "ndp")),
             None => writeln!(out, "{cmd}: needs the console thread"),
         },
         "route" => match rt {
-            Some(rt) => {
-                crate::rtable::route_command(&args, out, rt, threads::PORT_CONSOLE);
+            Some((rt, from)) => {
+                crate::rtable::route_command(&args, out, rt, from);
                 Ok(())
             }
             None => writeln!(out, "route: needs the console thread"),
+        },
+        "netstat" if args.first() == Some(&"-s") => match rt {
+            Some((rt, from)) => {
+                for (cpu, st) in threads::router_stats(rt, from).into_iter().enumerate() {
+                    match st {
+                        Some(st) => {
+                            let _ = writeln!(out, "cpu{cpu}: {st:#?}");
+                        }
+                        None => {
+                            let _ = writeln!(out, "cpu{cpu}: no router");
+                        }
+                    }
+                }
+                Ok(())
+            }
+            None => writeln!(out, "netstat: needs the console thread"),
         },
         "netstat" if args.first() == Some(&"-Q") => {
             let _ = writeln!(out, "CPU        RX   FORWARDED     DROPPED       POLLS");
@@ -238,7 +254,13 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
                     l(&s.polls)
                 );
             }
-            Ok(())
+            let h = &crate::host::COUNTS;
+            writeln!(
+                out,
+                "host stack: {} packets in, {} out",
+                h[0].load(core::sync::atomic::Ordering::Relaxed),
+                h[1].load(core::sync::atomic::Ordering::Relaxed)
+            )
         }
         "config" => {
             let c = state::config();
@@ -276,7 +298,7 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
             }
         }
         "lwkt" => match rt {
-            Some(rt) => lwkt_command(&args, out, rt),
+            Some((rt, from)) => lwkt_command(&args, out, rt, from),
             None => writeln!(out, "lwkt: needs the console thread"),
         },
         "crash" => match args.first().and_then(|k| crate::crash::Kind::parse(k)) {
@@ -291,7 +313,12 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<&mut Rt<'_>>) {
     };
 }
 
-fn lwkt_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>) -> core::fmt::Result {
+fn lwkt_command(
+    args: &[&str],
+    out: &mut dyn Write,
+    rt: &mut Rt<'_>,
+    from: u16,
+) -> core::fmt::Result {
     let num = |i: usize, default: u64| {
         args.get(i)
             .and_then(|s| s.parse::<u64>().ok())
@@ -299,7 +326,6 @@ fn lwkt_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>) -> core::fm
     };
     let hz = arch::time::tsc_hz().max(1);
     let ns = |cycles: u64| cycles as f64 * 1e9 / hz as f64;
-    let from = threads::PORT_CONSOLE;
     match args.first().copied() {
         Some("stress") => {
             let per_pair = num(1, 100_000);

@@ -15,6 +15,7 @@ mod arch;
 mod bootinfo;
 mod console;
 mod crash;
+mod host;
 mod ktest;
 mod log;
 mod mem;
@@ -144,7 +145,10 @@ pub extern "C" fn kmain(magic: u32, info: u32) -> ! {
         "damselfly: ready cpus={} online={online} boot_ms={boot_ms}",
         platform.enabled_cpus()
     );
-    threads::run(0, console::spawn)
+    threads::run(0, |rt| {
+        console::spawn(rt);
+        host::spawn(rt);
+    })
 }
 
 /// The config archive from the first boot module, or the embedded default. A broken

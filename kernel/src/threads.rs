@@ -37,6 +37,7 @@ pub const IPIQ_VECTOR: u8 = 0xf1;
 
 pub const PORT_CONTROL: u16 = 0;
 pub const PORT_CONSOLE: u16 = 1;
+pub const PORT_HOST: u16 = 2;
 
 pub const WORK_TIMER: u32 = 0;
 
@@ -44,6 +45,7 @@ pub const WORK_TIMER: u32 = 0;
 const TIMER_TICK_SHIFT: u32 = 20;
 pub const WORK_CONSOLE: u32 = 1;
 pub const WORK_NETISR: u32 = 2;
+pub const WORK_HOST: u32 = 3;
 
 /// Rings CPU `cpu` with a fixed-vector IPI.
 pub struct ApicDoorbell;
@@ -108,6 +110,11 @@ pub enum Ctl {
         nic: usize,
         frame: Arc<[u8]>,
     },
+    /// An IP packet for the router's host stack (CPU 0).
+    HostRx(Vec<u8>),
+    /// Reply [`Ctl::Stats`] with your router's counters.
+    RouterStats,
+    Stats(Option<Box<netstack::forward::RouterStats>>),
 }
 
 /// How a CPU's timer test went.
@@ -249,6 +256,11 @@ impl Thread<Ctl, ApicDoorbell> for Control {
                     rt.reply(reply, Ctl::StressDone(r));
                 }
                 Incoming::Request(reply, Ctl::Ping(v)) => rt.reply(reply, Ctl::Ping(v)),
+                Incoming::Msg(Ctl::HostRx(p)) => crate::host::deliver(p),
+                Incoming::Request(reply, Ctl::RouterStats) => {
+                    let st = self.router.borrow().as_ref().map(|r| Box::new(r.stats));
+                    rt.reply(reply, Ctl::Stats(st));
+                }
                 Incoming::Msg(Ctl::Snoop { nic, frame }) => {
                     self.snoop.borrow_mut().push((nic, frame));
                     raise_local(WORK_NETISR);
@@ -321,6 +333,10 @@ impl Thread<Ctl, ApicDoorbell> for TimerThread {
             }
             if crate::nic::periodic(percpu::current().index, link_check) {
                 raise_local(WORK_NETISR);
+            }
+            // The host stack's TCP timers.
+            if percpu::current().index == 0 {
+                raise_local(WORK_HOST);
             }
         }
         let mut done: Option<(ReplyTo, TimerReport)> = None;
@@ -544,4 +560,23 @@ pub fn neighbours(rt: &mut Rt<'_>, from: u16, v6: bool) -> alloc::string::String
         }
     }
     out
+}
+
+/// Every CPU's router counters (`netstat -s`), by CPU.
+pub fn router_stats(
+    rt: &mut Rt<'_>,
+    from: u16,
+) -> Vec<Option<Box<netstack::forward::RouterStats>>> {
+    let tags: Vec<u32> = (0..ncpus())
+        .map(|c| {
+            rt.cpu()
+                .request(control_port(c), from, Ctl::RouterStats, |_| {})
+        })
+        .collect();
+    tags.into_iter()
+        .map(|tag| match rt.wait_reply(from, tag) {
+            Ctl::Stats(s) => s,
+            _ => None,
+        })
+        .collect()
 }

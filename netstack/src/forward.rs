@@ -18,7 +18,7 @@ use smoltcp::wire::{
     ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol,
 };
 
-use crate::buf::{PacketBuf, PacketPool};
+use crate::buf::{BufFlags, PacketBuf, PacketPool};
 use crate::device::MacAddr;
 use crate::hal::DmaRegion;
 use crate::iface::{Interface, BROADCAST};
@@ -246,6 +246,10 @@ pub struct Router {
     pub(crate) forwarding_v4: bool,
     pub(crate) forwarding_v6: bool,
     pub(crate) icmp_limit: IcmpLimiter,
+    /// Hand the router's own TCP traffic to a host stack ([`Router::enable_host`]).
+    pub(crate) host_enabled: bool,
+    /// IP packets (no Ethernet header) for the host stack, taken by the caller.
+    pub host_rx: Vec<Vec<u8>>,
 }
 
 /// What an input frame looked like at L2.
@@ -270,6 +274,79 @@ impl Router {
             forwarding_v4,
             forwarding_v6,
             icmp_limit: IcmpLimiter::new(),
+            host_enabled: false,
+            host_rx: Vec::new(),
+        }
+    }
+
+    /// From now on, TCP segments addressed to the router are queued in
+    /// [`Router::host_rx`] for a host stack instead of being dropped.
+    pub fn enable_host(&mut self) {
+        self.host_enabled = true;
+    }
+
+    /// The IP packet in `buf` (Ethernet header removed, `end` bytes of frame) for the host
+    /// stack, with a checksum the sender left to offload (virtio's partial checksum)
+    /// completed: the host stack verifies checksums.
+    pub(crate) fn host_packet<R: DmaRegion>(
+        &self,
+        pool: &PacketPool<R>,
+        buf: &PacketBuf,
+        end: usize,
+    ) -> Vec<u8> {
+        let mut v = pool.data(buf)[..end].to_vec();
+        let m = &buf.meta;
+        if m.flags.contains(BufFlags::CSUM_NEEDED) {
+            let start = usize::from(m.csum_start);
+            let at = start + usize::from(m.csum_offset);
+            if start < at && at + 2 <= v.len() {
+                let mut sum: u32 = 0;
+                for c in v[start..].chunks(2) {
+                    sum += u32::from(u16::from_be_bytes([c[0], c.get(1).copied().unwrap_or(0)]));
+                }
+                while sum > 0xffff {
+                    sum = (sum & 0xffff) + (sum >> 16);
+                }
+                v[at..at + 2].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+            }
+        }
+        v.split_off(ETH_HLEN.min(v.len()))
+    }
+
+    /// Sends an IP packet the host stack produced (IPv4 or IPv6, complete headers): routed,
+    /// resolved and, for IPv4, fragmented like the router's own ICMP.
+    pub fn send_host<R: DmaRegion>(
+        &mut self,
+        now_ns: u64,
+        ip: &[u8],
+        pool: &mut PacketPool<R>,
+        routes: &impl RouteLookup,
+        out: &mut Vec<(usize, PacketBuf)>,
+    ) {
+        let dst = match ip.first().map(|b| b >> 4) {
+            Some(4) if ip.len() >= 20 => IpAddr::V4(Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19])),
+            Some(6) if ip.len() >= 40 => {
+                let mut a = [0u8; 16];
+                a.copy_from_slice(&ip[24..40]);
+                IpAddr::V6(Ipv6Addr::from(a))
+            }
+            _ => {
+                self.stats.drop_malformed += 1;
+                return;
+            }
+        };
+        let Some(buf) = self.alloc(pool, ETH_HLEN + ip.len()) else {
+            return;
+        };
+        {
+            let mut d = pool.data_mut(&buf);
+            let ethertype: u16 = if dst.is_ipv4() { 0x0800 } else { 0x86dd };
+            d[12..14].copy_from_slice(&ethertype.to_be_bytes());
+            d[ETH_HLEN..].copy_from_slice(ip);
+        }
+        match dst {
+            IpAddr::V4(d) => self.output_local_v4(now_ns, d, buf, pool, routes, out),
+            IpAddr::V6(d) => self.output_local_v6(now_ns, None, d, buf, pool, routes, out),
         }
     }
 

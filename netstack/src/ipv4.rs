@@ -228,6 +228,13 @@ impl Router {
                 self.stats.local_no_listener += 1;
                 self.icmp4_error_for(now_ns, Some(l2.in_if), buf, 3, 3, 0, pool, routes, out);
             }
+            IpProtocol::Tcp if !l2.group && self.host_enabled => {
+                // The router's own TCP (management) goes to the host stack as an IP packet.
+                self.stats.delivered_local += 1;
+                let ip = self.host_packet(pool, &buf, ETH_HLEN + h.total);
+                self.host_rx.push(ip);
+                self.drop(pool, buf);
+            }
             _ => {
                 self.stats.local_no_listener += 1;
                 self.drop(pool, buf);
@@ -237,7 +244,7 @@ impl Router {
 
     /// Sends a packet the router originated (a complete frame; the IP header is final):
     /// route, resolve, fragment if needed.
-    fn output_local_v4<R: DmaRegion>(
+    pub(crate) fn output_local_v4<R: DmaRegion>(
         &mut self,
         now_ns: u64,
         dst: Ipv4Addr,

@@ -189,6 +189,12 @@ impl Router {
     ) {
         match h.next {
             IpProtocol::Icmpv6 => {}
+            IpProtocol::Tcp if !h.dst.is_multicast() && self.host_enabled => {
+                self.stats.delivered_local += 1;
+                let ip = self.host_packet(pool, &buf, ETH_HLEN + h.total);
+                self.host_rx.push(ip);
+                return self.drop(pool, buf);
+            }
             IpProtocol::Udp if !h.dst.is_multicast() && !h.src.is_unspecified() => {
                 self.stats.local_no_listener += 1;
                 return self.icmp6_error_for(
@@ -342,7 +348,7 @@ impl Router {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn output_local_v6<R: DmaRegion>(
+    pub(crate) fn output_local_v6<R: DmaRegion>(
         &mut self,
         now_ns: u64,
         scope_if: Option<usize>,

@@ -10,6 +10,8 @@
 //!   ([`buf::PacketPool`]) of DMA memory, with their offload metadata.
 //! - [`device`]: the per-queue, batched, zero-copy [`device::NetDevice`] trait every NIC
 //!   driver implements, with its capabilities, link state and statistics.
+//! - [`host`]: the router's own host stack (smoltcp over IP) and the TCP management
+//!   shell.
 //! - [`toeplitz`]: the Toeplitz flow hash (RSS), the symmetric key that keeps both
 //!   directions of a flow on one CPU, and [`toeplitz::hash_frame`] for NICs that cannot
 //!   hash in hardware (the e1000s).
@@ -36,6 +38,7 @@ pub mod buf;
 pub mod device;
 pub mod forward;
 pub mod hal;
+pub mod host;
 pub mod iface;
 pub mod ipv4;
 pub mod ipv6;

@@ -381,3 +381,44 @@ impl Drop for NsGuard {
         }
     }
 }
+
+/// Talks to the router's TCP management shell at `addr` (e.g. "198.18.0.1:2323") from
+/// namespace `ns`: runs each command and returns its output (up to the next prompt).
+pub fn mgmt_session(ns: &str, addr: &str, commands: &[&str]) -> Result<Vec<String>, String> {
+    use std::io::{Read, Write};
+    let (ns, addr) = (ns.to_string(), addr.to_string());
+    let commands: Vec<String> = commands.iter().map(|c| c.to_string()).collect();
+    std::thread::spawn(move || -> Result<Vec<String>, String> {
+        crate::frames::enter_netns(&ns).map_err(|e| e.to_string())?;
+        let sa: std::net::SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
+        let mut s = std::net::TcpStream::connect_timeout(&sa, std::time::Duration::from_secs(10))
+            .map_err(|e| format!("connect {addr}: {e}"))?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        let read_prompt = |s: &mut std::net::TcpStream| -> Result<String, String> {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !got.ends_with(b"damselfly# ") {
+                let n = s.read(&mut buf).map_err(|e| format!("read: {e}"))?;
+                if n == 0 {
+                    return Err(format!("closed after {:?}", String::from_utf8_lossy(&got)));
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            Ok(String::from_utf8_lossy(&got)
+                .trim_end_matches("damselfly# ")
+                .to_string())
+        };
+        read_prompt(&mut s)?;
+        let mut outs = Vec::new();
+        for c in &commands {
+            s.write_all(format!("{c}\n").as_bytes())
+                .map_err(|e| e.to_string())?;
+            outs.push(read_prompt(&mut s)?);
+        }
+        let _ = s.write_all(b"exit\n");
+        Ok(outs)
+    })
+    .join()
+    .map_err(|_| "session thread panicked".to_string())?
+}

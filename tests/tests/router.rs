@@ -62,6 +62,14 @@ fn icmp6_of(f: &[u8]) -> Option<(Ipv6Addr, u8, u8, &[u8])> {
 
 fn exercise(t: Topology) {
     let (lan, wan) = (t.lan.clone(), t.wan.clone());
+    // The management shell on the router's own TCP stack, over IPv4 and IPv6.
+    let out = tests::netns::mgmt_session(&lan.ns, "198.18.0.1:2323", &["version", "netstat -rn"])
+        .unwrap_or_else(|e| panic!("management shell: {e}\n{}", t.qemu.transcript()));
+    assert!(out[0].contains("Damselfly"), "{out:?}");
+    assert!(out[1].contains("198.18.1.0/24"), "{out:?}");
+    let out = tests::netns::mgmt_session(&wan.ns, "[2001:2:0:1::1]:2323", &["uptime"])
+        .unwrap_or_else(|e| panic!("management shell over IPv6: {e}"));
+    assert!(out[0].contains("up "), "{out:?}");
     assert!(
         t.ping(&lan, "198.18.0.1", 2),
         "ping the router:\n{}",

@@ -316,11 +316,13 @@ fn attach_all(cfg: crate::pci::ConfigAccess, ncpus: usize) -> Vec<netisr::Setup>
     for s in setups.iter_mut() {
         s.bridge_peer = nics.iter().map(|n| n.bridge_peer).collect();
         if routed {
-            s.router = Some(netstack::forward::Router::new(
+            let mut r = netstack::forward::Router::new(
                 ifaces.clone(),
                 rc.gateway_enable,
                 rc.ipv6_gateway_enable,
-            ));
+            );
+            r.enable_host();
+            s.router = Some(r);
         }
     }
     NICS.call_once(|| nics);

@@ -86,6 +86,8 @@ pub struct Netisr {
     snoop_in: SnoopInbox,
     /// Buffers of another CPU's pool that reached us (kept, never reused).
     foreign: Vec<PacketBuf>,
+    /// IP packets for the host stack on CPU 0.
+    host_out: Vec<Vec<u8>>,
     pool: PacketPool<DmaBlock>,
     queues: Vec<(usize, Queue)>,
     bridge_peer: Vec<Option<usize>>,
@@ -129,6 +131,7 @@ impl Netisr {
             snoop_out: Vec::new(),
             snoop_in,
             foreign: Vec::new(),
+            host_out: Vec::new(),
             pool,
             queues,
             bridge_peer: setup.bridge_peer,
@@ -189,6 +192,7 @@ impl Netisr {
                         self.foreign.push(foreign);
                     }
                 }
+                self.host_out.append(&mut router.host_rx);
             }
             stats
                 .dropped
@@ -235,6 +239,22 @@ impl Netisr {
             self.pool.free_all(batch);
         }
         self.pool.free_all(&mut self.rx);
+    }
+
+    /// Routes out the packets the host stack produced.
+    fn host_send(&mut self) {
+        let now = crate::arch::time::now_ns();
+        let mut any = false;
+        while let Some(p) = crate::host::take_tx() {
+            if let Some(router) = self.router.borrow_mut().as_mut() {
+                let routes = self.routes.borrow();
+                router.send_host(now, &p, &mut self.pool, &*routes, &mut self.out);
+                any = true;
+            }
+        }
+        if any {
+            self.send_out();
+        }
     }
 
     /// Router timers (ARP/ND retries and expiry), every 100 ms.
@@ -300,6 +320,24 @@ impl Thread<Ctl, ApicDoorbell> for Netisr {
             self.armed = false;
         }
         let busy = self.poll();
+        // The router's own TCP, to the host stack on CPU 0.
+        for p in self.host_out.drain(..) {
+            if self.cpu == 0 {
+                crate::host::deliver(p);
+            } else {
+                rt.send(
+                    PortId {
+                        cpu: CpuId(0),
+                        index: PORT_CONTROL,
+                    },
+                    Ctl::HostRx(p),
+                );
+            }
+        }
+        // What the host stack sends leaves through CPU 0's router.
+        if self.cpu == 0 {
+            self.host_send();
+        }
         for (nic, frame) in self.snoop_out.drain(..) {
             for cpu in (0..self.ncpus).filter(|&c| c != self.cpu) {
                 let to = PortId {
