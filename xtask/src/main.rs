@@ -93,6 +93,9 @@ enum BenchCmd {
         /// Rounds alternating the two routers; each figure is the best of the rounds.
         #[arg(long, default_value_t = 1)]
         rounds: u32,
+        /// QEMU machine of both VMs (pc or q35).
+        #[arg(long, default_value = "pc")]
+        machine: String,
         /// Where to write the results as JSON.
         #[arg(long, default_value = "target/damselfly/bench-forward.json")]
         json: PathBuf,
@@ -141,12 +144,22 @@ fn main() -> ExitCode {
                     secs,
                     smp,
                     rounds,
+                    machine: m,
                     json,
                     nic,
                 },
         } => setup::ensure(setup::Need::Test)
             .and_then(|_| build_kernel(Build::BareMetal).map(|_| ()))
-            .and_then(|_| bench_forward::run(secs, smp, rounds, &workspace().join(json), &nic)),
+            .and_then(|_| {
+                bench_forward::run(
+                    secs,
+                    smp,
+                    rounds,
+                    Some(machine(&m)?),
+                    &workspace().join(json),
+                    &nic,
+                )
+            }),
         Cmd::Bench {
             what: BenchCmd::Boot { runs },
         } => setup::ensure(setup::Need::Image)
