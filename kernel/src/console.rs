@@ -96,6 +96,8 @@ commands:
     netstat -rn          the routing table
   arp -an | ndp -an    the neighbour caches (IPv4 ARP, IPv6 NDP)
   route add|delete|change|get ...   change or query the routing table (route(8) syntax)
+  netstat -i           per-interface packet counters
+  netstat -F           TCP flow openings (SYN, SYN-ACK) seen by each CPU
   netstat -Q           per-CPU netisr counters
   netstat -s           per-CPU router counters (IPv4/IPv6, ICMP, ARP/NDP, drops)
   cmdline              the kernel command line
@@ -235,6 +237,11 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<(&mut Rt<'_>, u16)>) 
                 }
                 Ok(())
             }
+            None => writeln!(out, "netstat: needs the console thread"),
+        },
+        "netstat" if args.first() == Some(&"-i") => crate::nic::netstat_i(out),
+        "netstat" if args.first() == Some(&"-F") => match rt {
+            Some((rt, from)) => out.write_str(&threads::flows(rt, from)),
             None => writeln!(out, "netstat: needs the console thread"),
         },
         "netstat" if args.first() == Some(&"-Q") => {

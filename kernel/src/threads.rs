@@ -22,6 +22,7 @@ use alloc::rc::Rc;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
+use core::fmt::Write as _;
 use lwkt::cpu::{Cpu, PortFabric};
 use lwkt::ipiq::{Doorbell, Fabric, Halt, QueueSize};
 use lwkt::port::{Incoming, PortId, ReplyTo};
@@ -112,6 +113,8 @@ pub enum Ctl {
     },
     /// An IP packet for the router's host stack (CPU 0).
     HostRx(Vec<u8>),
+    /// Reply [`Ctl::Text`] with the TCP flow openings your netisr saw.
+    Flows,
     /// Reply [`Ctl::Stats`] with your router's counters.
     RouterStats,
     Stats(Option<Box<netstack::forward::RouterStats>>),
@@ -176,11 +179,13 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
     let routes = Rc::new(RefCell::new(crate::rtable::new_replica()));
     let router_slot: crate::nic::netisr::RouterHandle = Rc::new(RefCell::new(None));
     let snoop_slot: crate::nic::netisr::SnoopInbox = Rc::new(RefCell::new(Vec::new()));
+    let flow_log: crate::nic::netisr::FlowLog = Rc::new(RefCell::new(Vec::new()));
     let control = rt.spawn(Box::new(Control {
         me,
         routes: routes.clone(),
         router: router_slot.clone(),
         snoop: snoop_slot.clone(),
+        flows: flow_log.clone(),
         timers: timers.clone(),
     }));
     let port = rt.cpu().open_port(control);
@@ -198,6 +203,7 @@ pub fn run(index: usize, extra: impl FnOnce(&mut Rt<'static>)) -> ! {
             routes.clone(),
             router_slot.clone(),
             snoop_slot.clone(),
+            flow_log.clone(),
         )
     }) {
         let t = rt.spawn(Box::new(netisr));
@@ -239,6 +245,8 @@ struct Control {
     router: crate::nic::netisr::RouterHandle,
     /// The netisr's inbox for neighbour frames from other CPUs.
     snoop: crate::nic::netisr::SnoopInbox,
+    /// The netisr's log of TCP flow openings.
+    flows: crate::nic::netisr::FlowLog,
 }
 
 impl Thread<Ctl, ApicDoorbell> for Control {
@@ -257,6 +265,21 @@ impl Thread<Ctl, ApicDoorbell> for Control {
                 }
                 Incoming::Request(reply, Ctl::Ping(v)) => rt.reply(reply, Ctl::Ping(v)),
                 Incoming::Msg(Ctl::HostRx(p)) => crate::host::deliver(p),
+                Incoming::Request(reply, Ctl::Flows) => {
+                    let mut text = alloc::string::String::new();
+                    for (ends, syn, synack) in self.flows.borrow().iter() {
+                        let _ = writeln!(
+                            text,
+                            "cpu{} {} <-> {} syn={} synack={}",
+                            self.me.index(),
+                            show_end(&ends.0),
+                            show_end(&ends.1),
+                            u8::from(*syn),
+                            u8::from(*synack)
+                        );
+                    }
+                    rt.reply(reply, Ctl::Text(text));
+                }
                 Incoming::Request(reply, Ctl::RouterStats) => {
                     let st = self.router.borrow().as_ref().map(|r| Box::new(r.stats));
                     rt.reply(reply, Ctl::Stats(st));
@@ -579,4 +602,29 @@ pub fn router_stats(
             _ => None,
         })
         .collect()
+}
+
+/// An endpoint of a logged flow: IPv4 (12 zero bytes after the address) or IPv6, and port.
+fn show_end(e: &[u8; 18]) -> alloc::string::String {
+    let port = u16::from_be_bytes([e[16], e[17]]);
+    if e[4..16].iter().all(|&b| b == 0) {
+        alloc::format!("{}.{}.{}.{}:{port}", e[0], e[1], e[2], e[3])
+    } else {
+        let a: [u8; 16] = e[..16].try_into().unwrap_or([0; 16]);
+        alloc::format!("[{}]:{port}", core::net::Ipv6Addr::from(a))
+    }
+}
+
+/// Every CPU's TCP flow openings (`netstat -F`).
+pub fn flows(rt: &mut Rt<'_>, from: u16) -> alloc::string::String {
+    let tags: Vec<u32> = (0..ncpus())
+        .map(|c| rt.cpu().request(control_port(c), from, Ctl::Flows, |_| {}))
+        .collect();
+    let mut out = alloc::string::String::new();
+    for tag in tags {
+        if let Ctl::Text(t) = rt.wait_reply(from, tag) {
+            out.push_str(&t);
+        }
+    }
+    out
 }

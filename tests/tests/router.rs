@@ -232,3 +232,59 @@ fn route_virtio_smp4() {
         ("vtnet0", "vtnet1"),
     ));
 }
+
+/// With 4 CPUs and parallel flows, the work spreads over the CPUs, and both directions of
+/// every flow are handled by one CPU (the symmetric RSS key): each CPU logs the SYN and the
+/// SYN-ACK of the TCP flows it sees (`netstat -F`).
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn flows_spread_over_cpus_both_directions_on_one() {
+    let t = routed(
+        "spread",
+        Machine::Q35,
+        4,
+        "virtio-net-pci",
+        ("vtnet0", "vtnet1"),
+    );
+    let (lan, wan) = (t.lan.clone(), t.wan.clone());
+    let mut q = t;
+    let bps = q.iperf3(&lan, &wan, 2, 8).unwrap_or_else(|e| panic!("{e}"));
+    assert!(bps > 1e6);
+    let flows = q
+        .qemu
+        .run_command("netstat -F", Duration::from_secs(60))
+        .unwrap();
+    let lines: Vec<&str> = flows.lines().filter(|l| l.contains(":5201")).collect();
+    // 8 data streams and iperf3's control connection.
+    assert!(lines.len() >= 9, "{flows}");
+    let mut cpus = std::collections::BTreeSet::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &lines {
+        let mut w = l.split_whitespace();
+        let cpu = w.next().unwrap();
+        let ends = format!("{} {}", w.next().unwrap(), w.nth(1).unwrap());
+        assert!(
+            l.ends_with("syn=1 synack=1"),
+            "a flow's two directions were split across CPUs:\n{flows}"
+        );
+        assert!(seen.insert(ends), "a flow showed up on two CPUs:\n{flows}");
+        cpus.insert(cpu.to_string());
+    }
+    assert!(cpus.len() >= 2, "all flows on one CPU:\n{flows}");
+    let per_cpu = q
+        .qemu
+        .run_command("netstat -Q", Duration::from_secs(60))
+        .unwrap();
+    println!("{flows}\n{per_cpu}");
+    let busy = per_cpu
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|v| v.parse::<u64>().ok())
+                .is_some_and(|rx| rx > 100)
+        })
+        .count();
+    assert!(busy >= 2, "netisr work not spread:\n{per_cpu}");
+    drop(q);
+}

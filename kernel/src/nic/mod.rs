@@ -486,3 +486,33 @@ pub fn ifconfig(out: &mut dyn Write, only: Option<&str>) -> core::fmt::Result {
     }
     Ok(())
 }
+
+/// `netstat -i`: one line per interface, FreeBSD's columns.
+pub fn netstat_i(out: &mut dyn Write) -> core::fmt::Result {
+    let rc = &state::config().rc;
+    writeln!(
+        out,
+        "Name    Mtu Network       Address              Ipkts Ierrs Idrop     Opkts Oerrs  Coll"
+    )?;
+    for n in nics() {
+        let mut d = n.dev.lock();
+        let st = d.stats();
+        let mtu = rc.interface(&n.name).and_then(|c| c.mtu).unwrap_or(1500);
+        let mac = mac_string(&d.mac());
+        writeln!(
+            out,
+            "{:<6} {:>5} <Link#{:<5}> {:<17} {:>10} {:>5} {:>5} {:>9} {:>5} {:>5}",
+            n.name,
+            mtu,
+            nics().iter().position(|x| x.name == n.name).unwrap_or(0) + 1,
+            mac,
+            st.rx_packets,
+            st.rx_errors,
+            st.rx_missed,
+            st.tx_packets,
+            st.tx_errors,
+            st.collisions
+        )?;
+    }
+    Ok(())
+}

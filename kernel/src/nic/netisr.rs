@@ -34,6 +34,53 @@ pub type SnoopInbox = Rc<RefCell<Vec<(usize, Arc<[u8]>)>>>;
 /// prints its neighbour caches) — same CPU only. `None` where nothing is routed.
 pub type RouterHandle = Rc<RefCell<Option<Router>>>;
 
+/// TCP flow openings this CPU saw: (canonical endpoints, SYN seen, SYN-ACK seen). Both
+/// directions of a flow must meet on one CPU; this log shows that they do.
+pub type FlowLog = Rc<RefCell<Vec<(FlowEnds, bool, bool)>>>;
+
+/// A TCP flow's two endpoints, ordered so both directions give the same value.
+pub type FlowEnds = ([u8; 18], [u8; 18]);
+
+/// Most flows a CPU's log keeps (oldest dropped first).
+const FLOW_LOG_LEN: usize = 64;
+
+/// If `frame` is an IPv4 or IPv6 TCP SYN or SYN-ACK: the flow's endpoints and whether it
+/// is the SYN-ACK.
+fn tcp_opening(frame: &[u8]) -> Option<(FlowEnds, bool)> {
+    let (src, dst, l4): ([u8; 16], [u8; 16], usize) = match frame.get(12..14)? {
+        [0x08, 0x00] if frame.get(23) == Some(&6) => {
+            let ihl = usize::from(frame.get(14)? & 0x0f) * 4;
+            let mut s = [0u8; 16];
+            let mut d = [0u8; 16];
+            s[..4].copy_from_slice(frame.get(26..30)?);
+            d[..4].copy_from_slice(frame.get(30..34)?);
+            (s, d, 14 + ihl)
+        }
+        [0x86, 0xdd] if frame.get(20) == Some(&6) => (
+            frame.get(22..38)?.try_into().ok()?,
+            frame.get(38..54)?.try_into().ok()?,
+            54,
+        ),
+        _ => return None,
+    };
+    let flags = *frame.get(l4 + 13)?;
+    if flags & 0x02 == 0 {
+        return None;
+    }
+    let end = |a: [u8; 16], p: &[u8]| {
+        let mut e = [0u8; 18];
+        e[..16].copy_from_slice(&a);
+        e[16..].copy_from_slice(p);
+        e
+    };
+    let a = end(src, frame.get(l4..l4 + 2)?);
+    let b = end(dst, frame.get(l4 + 2..l4 + 4)?);
+    Some((if a <= b { (a, b) } else { (b, a) }, flags & 0x10 != 0))
+}
+
+/// Most frames waiting per transmit queue when its ring is full.
+const TX_BACKLOG: usize = 512;
+
 /// Most frames taken from one queue per pass.
 const BATCH: usize = 64;
 
@@ -88,6 +135,10 @@ pub struct Netisr {
     foreign: Vec<PacketBuf>,
     /// IP packets for the host stack on CPU 0.
     host_out: Vec<Vec<u8>>,
+    /// TCP flow openings seen here (shared with the control thread, same CPU).
+    flows: FlowLog,
+    /// Passes in a row in which the transmit backlog did not shrink.
+    stalled: u32,
     pool: PacketPool<DmaBlock>,
     queues: Vec<(usize, Queue)>,
     bridge_peer: Vec<Option<usize>>,
@@ -105,6 +156,7 @@ impl Netisr {
         routes: Rc<RefCell<routes::Replica>>,
         router: RouterHandle,
         snoop_in: SnoopInbox,
+        flows: FlowLog,
     ) -> Option<Netisr> {
         *router.borrow_mut() = setup.router;
         let buffers = 1024 + 1024 * setup.queues.len() as u32;
@@ -132,6 +184,8 @@ impl Netisr {
             snoop_in,
             foreign: Vec::new(),
             host_out: Vec::new(),
+            flows,
+            stalled: 0,
             pool,
             queues,
             bridge_peer: setup.bridge_peer,
@@ -176,6 +230,21 @@ impl Netisr {
                 let now = crate::arch::time::now_ns();
                 let routes = self.routes.borrow();
                 for buf in self.rx.drain(..) {
+                    if let Some((ends, synack)) = tcp_opening(self.pool.data(&buf)) {
+                        let mut log = self.flows.borrow_mut();
+                        match log.iter_mut().find(|f| f.0 == ends) {
+                            Some(f) => {
+                                f.1 |= !synack;
+                                f.2 |= synack;
+                            }
+                            None => {
+                                if log.len() == FLOW_LOG_LEN {
+                                    log.remove(0);
+                                }
+                                log.push((ends, !synack, synack));
+                            }
+                        }
+                    }
                     // Every CPU keeps its own neighbour cache: the others get a copy of
                     // ARP and NS/NA frames to learn from and release what they hold.
                     if self.ncpus > 1 {
@@ -211,9 +280,6 @@ impl Netisr {
     /// queue per batch); what a full ring or a NIC without a queue here cannot take is
     /// dropped and counted.
     fn send_out(&mut self) {
-        if self.out.is_empty() {
-            return;
-        }
         let stats = &STATS[self.cpu];
         for (nic, buf) in self.out.drain(..) {
             match self.queues.iter().position(|(n, _)| *n == nic) {
@@ -230,15 +296,29 @@ impl Netisr {
             }
             let before = batch.len();
             self.queues[q].1.tx_batch(batch);
+            if !batch.is_empty() {
+                // Ring full: take back what the NIC has finished and try once more.
+                self.queues[q].1.tx_reclaim(&mut self.done);
+                self.pool.free_all(&mut self.done);
+                self.queues[q].1.tx_batch(batch);
+            }
             stats
                 .forwarded
                 .fetch_add((before - batch.len()) as u64, Ordering::Relaxed);
-            stats
-                .dropped
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-            self.pool.free_all(batch);
+            // What still does not fit waits for the next pass (the NIC drains its ring
+            // meanwhile); beyond the backlog limit the oldest frames are dropped.
+            if batch.len() > TX_BACKLOG {
+                let excess = batch.len() - TX_BACKLOG;
+                stats.dropped.fetch_add(excess as u64, Ordering::Relaxed);
+                self.rx.extend(batch.drain(..excess));
+            }
         }
         self.pool.free_all(&mut self.rx);
+    }
+
+    /// Frames waiting for room on a transmit ring.
+    fn backlog(&self) -> bool {
+        self.tx.iter().any(|b| !b.is_empty())
     }
 
     /// Routes out the packets the host stack produced.
@@ -353,7 +433,24 @@ impl Thread<Ctl, ApicDoorbell> for Netisr {
                 );
             }
         }
-        if busy {
+        if self.backlog() {
+            let before: usize = self.tx.iter().map(Vec::len).sum();
+            self.send_out();
+            let after: usize = self.tx.iter().map(Vec::len).sum();
+            // A ring that stopped draining (link down, stuck device) must not keep this
+            // CPU spinning: after many passes without progress, drop what waits.
+            self.stalled = if after < before { 0 } else { self.stalled + 1 };
+            if self.stalled > 10_000 {
+                self.stalled = 0;
+                for b in self.tx.iter_mut() {
+                    STATS[self.cpu]
+                        .dropped
+                        .fetch_add(b.len() as u64, Ordering::Relaxed);
+                    self.pool.free_all(b);
+                }
+            }
+        }
+        if busy || self.backlog() {
             // More may be waiting: run again after the CPU's other threads.
             return Yield::Ready;
         }
