@@ -95,6 +95,7 @@ commands:
     ifconfig [IF]        network interfaces: address, link, counters
     netstat -rn          the routing table
   arp -an | ndp -an    the neighbour caches (IPv4 ARP, IPv6 NDP)
+  ping [-c N] [-i S] ADDR   ping an IPv4 address from the router
   route add|delete|change|get ...   change or query the routing table (route(8) syntax)
   netstat -i           per-interface packet counters
   netstat -F           TCP flow openings (SYN, SYN-ACK) seen by each CPU
@@ -215,6 +216,10 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<(&mut Rt<'_>, u16)>) 
         "arp" | "ndp" => match rt {
             Some((rt, from)) => out.write_str(&threads::neighbours(rt, from, cmd == "ndp")),
             None => writeln!(out, "{cmd}: needs the console thread"),
+        },
+        "ping" => match rt {
+            Some((rt, from)) => out.write_str(&crate::host::ping_command(&args, rt, from)),
+            None => writeln!(out, "ping: needs the console thread"),
         },
         "route" => match rt {
             Some((rt, from)) => {

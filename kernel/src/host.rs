@@ -44,7 +44,10 @@ pub fn spawn(rt: &mut Rt<'static>) {
         addrs.extend(i.inet6.iter().map(|a| (IpAddr::V6(a.addr), a.prefix_len)));
     }
     let hs = HostStack::new(&addrs, &rc.hostname, crate::arch::time::now_ns());
-    let t = rt.spawn(Box::new(Host { hs }));
+    let t = rt.spawn(Box::new(Host {
+        hs,
+        ping_reply: None,
+    }));
     let port = rt.cpu().open_port(t);
     debug_assert_eq!(port.index, PORT_HOST);
     rt.cpu().sched().bind_work_bit(WORK_HOST, t);
@@ -52,6 +55,8 @@ pub fn spawn(rt: &mut Rt<'static>) {
 
 struct Host {
     hs: HostStack,
+    /// Whom to answer when the running ping ends.
+    ping_reply: Option<lwkt::port::ReplyTo>,
 }
 
 impl Thread<Ctl, ApicDoorbell> for Host {
@@ -60,9 +65,30 @@ impl Thread<Ctl, ApicDoorbell> for Host {
             self.hs.receive(p);
         }
         let now = crate::arch::time::now_ns();
+        while let Some(m) = rt.cpu().recv(PORT_HOST) {
+            if let lwkt::port::Incoming::Request(
+                reply,
+                Ctl::PingStart {
+                    dst,
+                    count,
+                    interval_ms,
+                },
+            ) = m
+            {
+                match self.hs.ping_start(dst, count, interval_ms * 1_000_000, now) {
+                    Ok(()) => self.ping_reply = Some(reply),
+                    Err(e) => rt.reply(reply, Ctl::Text(alloc::format!("ping: {e}\n"))),
+                }
+            }
+        }
         let out = self.hs.poll(now, &mut |line: &str, text: &mut String| {
             crate::console::execute(line, text, Some((&mut *rt, PORT_HOST)));
         });
+        if let Some(text) = self.hs.ping_done(now) {
+            if let Some(reply) = self.ping_reply.take() {
+                rt.reply(reply, Ctl::Text(text));
+            }
+        }
         if !out.is_empty() {
             COUNTS[1].fetch_add(out.len() as u64, Ordering::Relaxed);
             for p in out {
@@ -71,5 +97,65 @@ impl Thread<Ctl, ApicDoorbell> for Host {
             threads::raise_local(WORK_NETISR);
         }
         Yield::Wait
+    }
+}
+
+/// `ping [-c COUNT] [-i SECONDS] ADDRESS` from a thread on CPU 0 owning port `from`:
+/// asks the host-stack thread and waits (other threads run meanwhile).
+pub fn ping_command(args: &[&str], rt: &mut Rt<'_>, from: u16) -> String {
+    if from == PORT_HOST {
+        return "ping: not available from the management shell\n".into();
+    }
+    let mut count = 3u16;
+    let mut interval_ms = 1000u64;
+    let mut dst = None;
+    let mut i = 0;
+    while i < args.len() {
+        match args[i] {
+            "-c" => {
+                match args.get(i + 1).and_then(|v| v.parse().ok()) {
+                    Some(c) if (1..=1000).contains(&c) => count = c,
+                    _ => return "ping: -c needs a count from 1 to 1000\n".into(),
+                }
+                i += 2;
+            }
+            "-i" => {
+                match args.get(i + 1).and_then(|v| v.parse::<f64>().ok()) {
+                    Some(s) if (0.01..=60.0).contains(&s) => interval_ms = (s * 1000.0) as u64,
+                    _ => return "ping: -i needs seconds from 0.01 to 60\n".into(),
+                }
+                i += 2;
+            }
+            a => {
+                match a.parse::<core::net::Ipv4Addr>() {
+                    Ok(d) => dst = Some(d),
+                    Err(_) => {
+                        return alloc::format!(
+                            "ping: cannot resolve {a}: an IPv4 address is needed\n"
+                        )
+                    }
+                }
+                i += 1;
+            }
+        }
+    }
+    let Some(dst) = dst else {
+        return "usage: ping [-c count] [-i wait] IPv4-address\n".into();
+    };
+    let to = lwkt::port::PortId {
+        cpu: lwkt::CpuId(0),
+        index: PORT_HOST,
+    };
+    match rt.call(
+        to,
+        from,
+        Ctl::PingStart {
+            dst,
+            count,
+            interval_ms,
+        },
+    ) {
+        Ctl::Text(t) => t,
+        _ => "ping: no answer from the host stack\n".into(),
     }
 }

@@ -115,6 +115,13 @@ pub enum Ctl {
     HostRx(Vec<u8>),
     /// Reply [`Ctl::Text`] with the TCP flow openings your netisr saw.
     Flows,
+    /// To the host stack: ping `dst` `count` times every `interval_ms`; reply
+    /// [`Ctl::Text`] with the report when done.
+    PingStart {
+        dst: core::net::Ipv4Addr,
+        count: u16,
+        interval_ms: u64,
+    },
     /// Reply [`Ctl::Stats`] with your router's counters.
     RouterStats,
     Stats(Option<Box<netstack::forward::RouterStats>>),

@@ -16,9 +16,9 @@ use alloc::vec::Vec;
 use core::net::IpAddr;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
-use smoltcp::socket::tcp;
+use smoltcp::socket::{icmp, tcp};
 use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpCidr};
+use smoltcp::wire::{HardwareAddress, Icmpv4Message, Icmpv4Packet, Icmpv4Repr, IpAddress, IpCidr};
 
 /// TCP port of the management shell.
 pub const MGMT_PORT: u16 = 2323;
@@ -73,6 +73,21 @@ impl Device for Pipe {
     }
 }
 
+/// A `ping` in progress (IPv4).
+struct PingJob {
+    handle: SocketHandle,
+    dst: core::net::Ipv4Addr,
+    ident: u16,
+    count: u16,
+    interval_ns: u64,
+    next_seq: u16,
+    next_send_ns: u64,
+    /// Send time of each sequence number, and its round trip once answered.
+    sent: Vec<(u64, Option<u64>)>,
+    last_sent_ns: u64,
+    text: String,
+}
+
 struct Session {
     handle: SocketHandle,
     line: String,
@@ -87,6 +102,8 @@ pub struct HostStack {
     pipe: Pipe,
     sessions: Vec<Session>,
     hostname: String,
+    ping: Option<PingJob>,
+    next_ident: u16,
 }
 
 fn instant(now_ns: u64) -> Instant {
@@ -145,6 +162,8 @@ impl HostStack {
             pipe,
             sessions,
             hostname: hostname.into(),
+            ping: None,
+            next_ident: 0x4d46,
         }
     }
 
@@ -159,6 +178,7 @@ impl HostStack {
     /// and writes its output. Returns the IP packets to send.
     pub fn poll(&mut self, now_ns: u64, run: &mut dyn FnMut(&str, &mut String)) -> Vec<Vec<u8>> {
         let now = instant(now_ns);
+        self.ping_poll(now_ns);
         for _ in 0..4 {
             self.iface.poll(now, &mut self.pipe, &mut self.sockets);
             let mut wrote = false;
@@ -170,11 +190,132 @@ impl HostStack {
                     run,
                 );
             }
+            self.ping_poll(now_ns);
             if !wrote {
                 break;
             }
         }
         core::mem::take(&mut self.pipe.tx)
+    }
+
+    /// Starts pinging `dst` `count` times, one echo request every `interval_ns`.
+    pub fn ping_start(
+        &mut self,
+        dst: core::net::Ipv4Addr,
+        count: u16,
+        interval_ns: u64,
+        now_ns: u64,
+    ) -> Result<(), &'static str> {
+        if self.ping.is_some() {
+            return Err("a ping is already running");
+        }
+        let rx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 16], vec![0; 4096]);
+        let tx = icmp::PacketBuffer::new(vec![icmp::PacketMetadata::EMPTY; 16], vec![0; 4096]);
+        let mut sock = icmp::Socket::new(rx, tx);
+        self.next_ident = self.next_ident.wrapping_add(1);
+        let ident = self.next_ident;
+        sock.bind(icmp::Endpoint::Ident(ident))
+            .map_err(|_| "cannot bind the ICMP socket")?;
+        let handle = self.sockets.add(sock);
+        self.ping = Some(PingJob {
+            handle,
+            dst,
+            ident,
+            count: count.max(1),
+            interval_ns,
+            next_seq: 0,
+            next_send_ns: now_ns,
+            sent: Vec::new(),
+            last_sent_ns: now_ns,
+            text: alloc::format!("PING {dst} ({dst}): 56 data bytes\n"),
+        });
+        Ok(())
+    }
+
+    /// The ping's report once it is over (every reply in, or 2 s after the last request).
+    pub fn ping_done(&mut self, now_ns: u64) -> Option<String> {
+        let job = self.ping.as_ref()?;
+        let got = job.sent.iter().filter(|s| s.1.is_some()).count();
+        let finished = job.sent.len() == usize::from(job.count)
+            && (got == job.sent.len() || now_ns >= job.last_sent_ns + 2_000_000_000);
+        if !finished {
+            return None;
+        }
+        let mut job = self.ping.take()?;
+        self.sockets.remove(job.handle);
+        let rtts: Vec<f64> = job
+            .sent
+            .iter()
+            .filter_map(|s| s.1)
+            .map(|r| r as f64 / 1e6)
+            .collect();
+        let sent = job.sent.len();
+        let _ = core::fmt::Write::write_fmt(
+            &mut job.text,
+            format_args!(
+                "\n--- {} ping statistics ---\n{sent} packets transmitted, {} packets received, {:.1}% packet loss\n",
+                job.dst,
+                rtts.len(),
+                100.0 * (sent - rtts.len()) as f64 / sent.max(1) as f64
+            ),
+        );
+        if !rtts.is_empty() {
+            let min = rtts.iter().copied().fold(f64::MAX, f64::min);
+            let max = rtts.iter().copied().fold(0.0, f64::max);
+            let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+            let _ = core::fmt::Write::write_fmt(
+                &mut job.text,
+                format_args!("round-trip min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms\n"),
+            );
+        }
+        Some(job.text)
+    }
+
+    fn ping_poll(&mut self, now_ns: u64) {
+        let Some(job) = self.ping.as_mut() else {
+            return;
+        };
+        let sock = self.sockets.get_mut::<icmp::Socket>(job.handle);
+        while let Ok((data, _from)) = sock.recv() {
+            let Ok(p) = Icmpv4Packet::new_checked(data) else {
+                continue;
+            };
+            if p.msg_type() != Icmpv4Message::EchoReply || p.echo_ident() != job.ident {
+                continue;
+            }
+            let seq = p.echo_seq_no();
+            if let Some(slot) = job.sent.get_mut(usize::from(seq)) {
+                if slot.1.is_none() {
+                    let rtt = now_ns.saturating_sub(slot.0);
+                    slot.1 = Some(rtt);
+                    let _ = core::fmt::Write::write_fmt(
+                        &mut job.text,
+                        format_args!(
+                            "{} bytes from {}: icmp_seq={seq} time={:.3} ms\n",
+                            data.len(),
+                            job.dst,
+                            rtt as f64 / 1e6
+                        ),
+                    );
+                }
+            }
+        }
+        if job.next_seq < job.count && now_ns >= job.next_send_ns && sock.can_send() {
+            let payload = [0x5au8; 56];
+            let repr = Icmpv4Repr::EchoRequest {
+                ident: job.ident,
+                seq_no: job.next_seq,
+                data: &payload,
+            };
+            if let Ok(buf) = sock.send(repr.buffer_len(), IpAddress::Ipv4(job.dst)) {
+                let mut pkt = Icmpv4Packet::new_unchecked(buf);
+                repr.emit(&mut pkt, &smoltcp::phy::ChecksumCapabilities::default());
+                job.sent.push((now_ns, None));
+                job.last_sent_ns = now_ns;
+                job.next_seq += 1;
+                job.next_send_ns = now_ns + job.interval_ns;
+            }
+        }
     }
 
     /// When to poll again at the latest (TCP timers), in ns.

@@ -217,6 +217,15 @@ impl Router {
                     }
                 };
                 if !ok {
+                    // Echo replies for the router's own pings go to the host stack.
+                    let reply =
+                        self.host_enabled && pool.data(&buf).get(ETH_HLEN + h.hlen) == Some(&0);
+                    if reply {
+                        self.stats.delivered_local += 1;
+                        let ip = self.host_packet(pool, &buf, ETH_HLEN + h.total);
+                        self.host_rx.push(ip);
+                        return self.drop(pool, buf);
+                    }
                     self.stats.local_no_listener += 1;
                     return self.drop(pool, buf);
                 }

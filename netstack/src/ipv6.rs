@@ -241,6 +241,12 @@ impl Router {
             (Some(Icmpv6Message::EchoRequest), _) if !h.src.is_unspecified() => {
                 self.echo_reply_v6(now_ns, l2, h, buf, pool, routes, out)
             }
+            (Some(Icmpv6Message::EchoReply), _) if self.host_enabled => {
+                self.stats.delivered_local += 1;
+                let ip = self.host_packet(pool, &buf, ETH_HLEN + h.total);
+                self.host_rx.push(ip);
+                self.drop(pool, buf);
+            }
             (_, Some((solicit, target, lladdr))) if h.hop_limit == 255 => {
                 self.drop(pool, buf);
                 if solicit {

@@ -79,6 +79,22 @@ fn exercise(t: Topology) {
     assert!(t.ping(&lan, wan.addr4(), 3), "ping through the router");
     assert!(t.ping(&lan, wan.addr6(), 3), "ping6 through the router");
     assert!(t.ping(&wan, lan.addr4(), 2), "ping wan -> lan");
+    // ping from the router itself (console), across to the wan host.
+    let mut t = t;
+    let out = t
+        .qemu
+        .run_command("ping -c 3 -i 0.2 198.18.1.2", Duration::from_secs(60))
+        .unwrap();
+    assert!(
+        out.contains("3 packets transmitted, 3 packets received"),
+        "{out}"
+    );
+    assert!(out.contains("icmp_seq=2"), "{out}");
+    let out = t
+        .qemu
+        .run_command("ping -c 0 198.18.1.2", Duration::from_secs(30))
+        .unwrap();
+    assert!(out.contains("-c needs a count"), "{out}");
 
     let tr = lan.exec(&[
         "traceroute",
