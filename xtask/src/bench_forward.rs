@@ -89,8 +89,8 @@ fn force_congestion(sides: [&tests::netns::Side; 2]) -> Option<&'static str> {
     })
 }
 
-/// Runs the benchmark; `machine` overrides the cases' QEMU machine (`pc` by default: the
-/// Linux peer's virtio-net forwards 64-byte packets about half as fast on `q35`).
+/// Runs the benchmark; `machine` overrides the cases' QEMU machine (`pc` by default, the
+/// machine of the Linux peer's reference figures in LINUX-PEER.md).
 pub fn run(
     secs: u32,
     smp: u32,
