@@ -51,11 +51,17 @@ fn stress_ping_and_switch_on_2_cpus() {
     let out = q
         .run_command("lwkt ping 100", Duration::from_secs(120))
         .unwrap_or_else(|e| panic!("{e}"));
-    // The target is halted between pings, so each one needs its own IPI.
-    assert!(
-        out.contains("cpu0 -> cpu1: 100 round trips") && out.contains(" 100 IPIs"),
-        "{out}"
-    );
+    // Each ping finds the target idle or about to be: it takes an IPI only when the target
+    // has published itself idle, and never more than one per message.
+    assert!(out.contains("cpu0 -> cpu1: 100 round trips"), "{out}");
+    let ipis: u64 = out
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .find(|w| w[1] == "IPIs")
+        .and_then(|w| w[0].parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!((1..=100).contains(&ipis), "{out}");
     let out = q
         .run_command("lwkt switch 100000", Duration::from_secs(120))
         .unwrap_or_else(|e| panic!("{e}"));
