@@ -97,6 +97,7 @@ commands:
   arp -an | ndp -an    the neighbour caches (IPv4 ARP, IPv6 NDP)
   ping [-c N] [-i S] ADDR   ping an IPv4 address from the router
   route add|delete|change|get ...   change or query the routing table (route(8) syntax)
+  route show           the routing table (as netstat -rn)
   netstat -i           per-interface packet counters
   netstat -F           TCP flow openings (SYN, SYN-ACK) seen by each CPU
   netstat -Q           per-CPU netisr counters
@@ -221,6 +222,10 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<(&mut Rt<'_>, u16)>) 
             Some((rt, from)) => out.write_str(&crate::host::ping_command(&args, rt, from)),
             None => writeln!(out, "ping: needs the console thread"),
         },
+        "route" if args.first() == Some(&"show") => {
+            crate::rtable::netstat(out);
+            Ok(())
+        }
         "route" => match rt {
             Some((rt, from)) => {
                 crate::rtable::route_command(&args, out, rt, from);

@@ -222,7 +222,19 @@ fn route_e1000_smp4() {
 #[test]
 #[ignore = "needs root: network namespaces and taps"]
 fn route_e1000e() {
-    exercise(routed("e1000e", Machine::Q35, 2, "e1000e", ("em0", "em1")));
+    exercise(routed("e1000e", Machine::Q35, 1, "e1000e", ("em0", "em1")));
+}
+
+#[test]
+#[ignore = "needs root: network namespaces and taps"]
+fn route_e1000e_smp4() {
+    exercise(routed(
+        "e1000e-4",
+        Machine::Q35,
+        4,
+        "e1000e",
+        ("em0", "em1"),
+    ));
 }
 
 #[test]
