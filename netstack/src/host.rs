@@ -27,15 +27,24 @@ const SESSIONS: usize = 4;
 /// Longest command line accepted.
 const MAX_LINE: usize = 1024;
 
-/// IP packets in and out of smoltcp.
+/// A smoltcp device on the IP medium whose packets are plain byte vectors: the host
+/// stack's link to the router (and, in tests, a client's link to the host stack).
 #[derive(Default)]
-struct Pipe {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
+pub struct IpPipe {
+    /// Packets waiting to be received.
+    pub rx: VecDeque<Vec<u8>>,
+    /// Packets sent.
+    pub tx: Vec<Vec<u8>>,
+    /// MTU offered to smoltcp.
+    pub mtu: usize,
 }
 
-struct Rx(Vec<u8>);
-struct Tx<'a>(&'a mut Vec<Vec<u8>>);
+type Pipe = IpPipe;
+
+/// A received packet.
+pub struct Rx(Vec<u8>);
+/// Room for one sent packet.
+pub struct Tx<'a>(&'a mut Vec<Vec<u8>>);
 
 impl RxToken for Rx {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
@@ -68,7 +77,7 @@ impl Device for Pipe {
     fn capabilities(&self) -> DeviceCapabilities {
         let mut c = DeviceCapabilities::default();
         c.medium = Medium::Ip;
-        c.max_transmission_unit = 1280;
+        c.max_transmission_unit = if self.mtu == 0 { 1280 } else { self.mtu };
         c
     }
 }

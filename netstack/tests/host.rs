@@ -1,57 +1,20 @@
 //! The host stack's management shell, driven by a smoltcp client over a simulated wire.
 
-use netstack::host::{HostStack, MGMT_PORT};
+use netstack::host::{HostStack, IpPipe, MGMT_PORT};
 use smoltcp::iface::{Config, Interface, SocketSet};
-use smoltcp::phy::{Device, DeviceCapabilities, Medium, RxToken, TxToken};
 use smoltcp::socket::tcp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
-use std::collections::VecDeque;
 use std::net::{IpAddr, Ipv4Addr};
-
-#[derive(Default)]
-struct Wire {
-    rx: VecDeque<Vec<u8>>,
-    tx: Vec<Vec<u8>>,
-}
-struct Rx(Vec<u8>);
-struct Tx<'a>(&'a mut Vec<Vec<u8>>);
-impl RxToken for Rx {
-    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
-    }
-}
-impl TxToken for Tx<'_> {
-    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        let mut b = vec![0; len];
-        let r = f(&mut b);
-        self.0.push(b);
-        r
-    }
-}
-impl Device for Wire {
-    type RxToken<'a> = Rx;
-    type TxToken<'a> = Tx<'a>;
-    fn receive(&mut self, _: Instant) -> Option<(Rx, Tx<'_>)> {
-        let p = self.rx.pop_front()?;
-        Some((Rx(p), Tx(&mut self.tx)))
-    }
-    fn transmit(&mut self, _: Instant) -> Option<Tx<'_>> {
-        Some(Tx(&mut self.tx))
-    }
-    fn capabilities(&self) -> DeviceCapabilities {
-        let mut c = DeviceCapabilities::default();
-        c.medium = Medium::Ip;
-        c.max_transmission_unit = 1500;
-        c
-    }
-}
 
 #[test]
 fn management_shell_answers_commands() {
     let router = IpAddr::V4(Ipv4Addr::new(198, 18, 0, 1));
     let mut hs = HostStack::new(&[(router, 24)], "fw1", 0);
-    let mut wire = Wire::default();
+    let mut wire = IpPipe {
+        mtu: 1500,
+        ..Default::default()
+    };
     let mut client = Interface::new(
         Config::new(HardwareAddress::Ip),
         &mut wire,
