@@ -2,49 +2,102 @@
 //! table (1M prefixes) and IPv6 table (200k), next to `prefix-trie` from crates.io.
 //!
 //! `cargo bench -p routes` runs the full sizes; `cargo bench -p routes -- --quick` a tenth.
-//! Lookups are single-threaded (figures are per core). Memory of `prefix-trie` is counted by a
-//! wrapping global allocator; the Poptrie figure is its arrays' exact size.
+//! Lookups are single-threaded (figures are per core), measured for the build's instruction set
+//! and again with `popcnt` when the CPU has it. Memory of `prefix-trie` is counted by a wrapping
+//! global allocator, which also puts large allocations on huge pages (`--small-pages`: not);
+//! the Poptrie figure is its arrays' exact size. Tables come from `routes::synth`, the generator
+//! the VM's full-table benchmark (`cargo xtask bench routes`) uses too.
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::collections::HashSet;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use routes::{IfName, NextHop, Replica, Rib, Route};
+use routes::{synth, Fib, IfName, Key, NextHop, Replica, Rib, Route};
 
-/// Counts live heap bytes, to weigh the compared crate.
+/// Counts live heap bytes, to weigh the compared crate, and backs large allocations with
+/// 2 MiB pages.
+///
+/// The kernel keeps its heap, and with it every route table replica, in identity-mapped 2 MiB
+/// pages; a plain host process gets 4 KiB pages, and with them a TLB miss on almost every
+/// random read of a multi-megabyte table. So that the host measures the lookup structure and
+/// not the page size, allocations of 2 MiB and more are 2 MiB-aligned and marked
+/// `MADV_HUGEPAGE` (transparent huge pages), for every structure measured alike; `--small-pages`
+/// turns this off.
 struct Counting;
 
 static LIVE: AtomicUsize = AtomicUsize::new(0);
+static HUGE_PAGES: AtomicBool = AtomicBool::new(true);
 
-// SAFETY: every method forwards to `System` with the caller's arguments unchanged, so the
-// `GlobalAlloc` contract holds exactly as it does for `System`; the counter is only statistics.
+const HUGE: usize = 2 << 20;
+
+/// The layout actually requested from `System` for `layout`.
+fn backing(layout: Layout) -> Layout {
+    if layout.size() >= HUGE && HUGE_PAGES.load(Ordering::Relaxed) {
+        // A size of at least HUGE with a power-of-two alignment: always a valid layout.
+        Layout::from_size_align(layout.size(), layout.align().max(HUGE)).unwrap_or(layout)
+    } else {
+        layout
+    }
+}
+
+// SAFETY: every method forwards to `System` with a layout of the same size and an alignment at
+// least the caller's, so each block satisfies the caller's layout; `dealloc` recomputes the
+// same backing layout from the caller's (the `HUGE_PAGES` switch is only flipped before any
+// large allocation). `realloc` is alloc + copy + dealloc through these same methods.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: same layout the caller gave us, valid by the caller's contract.
-        unsafe { System.alloc(layout) }
+        let real = backing(layout);
+        // SAFETY: `real` is a valid non-zero-size layout (same size as the caller's).
+        let ptr = unsafe { System.alloc(real) };
+        if !ptr.is_null() && real.align() >= HUGE {
+            // SAFETY: `ptr..ptr+size` is the block just allocated; madvise only sets a paging
+            // hint on it and cannot invalidate memory. A failure just leaves small pages.
+            unsafe { libc::madvise(ptr.cast(), real.size(), libc::MADV_HUGEPAGE) };
+        }
+        ptr
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System.alloc` with this layout (we forward every alloc).
-        unsafe { System.dealloc(ptr, layout) }
+        // SAFETY: `ptr` came from `alloc` above with `backing(layout)`.
+        unsafe { System.dealloc(ptr, backing(layout)) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: `ptr` came from `System` with `layout`; `new_size` is the caller's, valid by
-        // the caller's contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
+        // SAFETY: `new_size` is non-zero and valid with `layout.align()` by the caller's contract.
+        let new_layout = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
+        if backing(layout) == layout && backing(new_layout) == new_layout {
+            LIVE.fetch_add(new_size, Ordering::Relaxed);
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+            // SAFETY: `ptr` came from `System` with `layout` (its backing layout); `new_size`
+            // is the caller's, valid by the caller's contract.
+            return unsafe { System.realloc(ptr, layout, new_size) };
+        }
+        // SAFETY: `new_layout` is valid (above).
+        let new = unsafe { self.alloc(new_layout) };
+        if !new.is_null() {
+            // SAFETY: both blocks are live, distinct, and at least `min(old, new)` bytes long.
+            unsafe { std::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size)) };
+            // SAFETY: `ptr` was allocated by `alloc` with `layout`.
+            unsafe { self.dealloc(ptr, layout) };
+        }
+        new
     }
+}
+
+/// Bytes of this process's memory in transparent huge pages, from /proc (`None` off Linux).
+fn anon_huge_bytes() -> Option<usize> {
+    let s = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = s.lines().find(|l| l.starts_with("AnonHugePages:"))?;
+    let kb: usize = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 #[global_allocator]
@@ -54,45 +107,6 @@ fn live() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
-/// (length, share in per mille) of the synthetic IPv4 table: today's BGP table.
-const V4_MIX: &[(u8, u32)] = &[
-    (24, 596),
-    (22, 120),
-    (23, 107),
-    (21, 56),
-    (20, 47),
-    (19, 28),
-    (18, 15),
-    (16, 15),
-    (17, 9),
-    (15, 1),
-    (14, 1),
-    (13, 1),
-    (12, 1),
-    (11, 1),
-    (32, 1),
-];
-
-/// (length, share in per mille) of the synthetic IPv6 table.
-const V6_MIX: &[(u8, u32)] = &[
-    (48, 470),
-    (32, 140),
-    (44, 90),
-    (40, 80),
-    (36, 40),
-    (29, 30),
-    (33, 20),
-    (34, 20),
-    (35, 15),
-    (38, 15),
-    (42, 15),
-    (45, 10),
-    (46, 15),
-    (47, 10),
-    (56, 15),
-    (64, 15),
-];
-
 const NEXTHOPS: u16 = 32;
 
 /// Timed runs per lookup figure (the best is reported).
@@ -101,46 +115,9 @@ const RUNS: usize = 5;
 /// Keys per `lookup_batch` call.
 const BATCH: usize = 32;
 
-fn pick_len(rng: &mut SmallRng, mix: &[(u8, u32)]) -> u8 {
-    let total: u32 = mix.iter().map(|m| m.1).sum();
-    let mut x = rng.gen_range(0..total);
-    for &(len, share) in mix {
-        if x < share {
-            return len;
-        }
-        x -= share;
-    }
-    mix[0].0
-}
-
 /// Distinct random prefixes: IPv4 in 1.0.0.0–223.255.255.255, IPv6 in 2000::/3.
 fn table(v6: bool, count: usize, seed: u64) -> Vec<(IpNet, u16)> {
-    let mut rng = SmallRng::seed_from_u64(seed);
-    let mut seen = HashSet::new();
-    let mut out = Vec::with_capacity(count);
-    while out.len() < count {
-        let net = if v6 {
-            let len = pick_len(&mut rng, V6_MIX);
-            let addr = (rng.gen::<u128>() >> 3) | (1u128 << 125);
-            IpNet::V6(
-                Ipv6Net::new(Ipv6Addr::from_bits(addr), len)
-                    .unwrap()
-                    .trunc(),
-            )
-        } else {
-            let len = pick_len(&mut rng, V4_MIX);
-            let addr = rng.gen_range(0x0100_0000u32..0xe000_0000);
-            IpNet::V4(
-                Ipv4Net::new(Ipv4Addr::from_bits(addr), len)
-                    .unwrap()
-                    .trunc(),
-            )
-        };
-        if seen.insert(net) {
-            out.push((net, rng.gen_range(1..=NEXTHOPS)));
-        }
-    }
-    out
+    synth::table(v6, count, seed, NEXTHOPS, |_| true)
 }
 
 fn nexthop(v6: bool, n: u16) -> NextHop {
@@ -217,41 +194,31 @@ struct Keys {
 /// Prefixes the hot-set keys are drawn from.
 const HOT_PREFIXES: usize = 10_000;
 
-fn inside(rng: &mut SmallRng, net: IpNet) -> u128 {
-    let (base, host) = match net {
-        IpNet::V4(n) => (
-            u128::from(n.network().to_bits()),
-            u128::from(n.hostmask().to_bits()),
-        ),
-        IpNet::V6(n) => (n.network().to_bits(), n.hostmask().to_bits()),
-    };
-    base | (rng.gen::<u128>() & host)
-}
-
 fn keys(v6: bool, prefixes: &[(IpNet, u16)], count: usize, seed: u64) -> Keys {
-    let mut rng = SmallRng::seed_from_u64(seed);
+    let mut rng = synth::Rng::new(seed);
+    let pick = |rng: &mut synth::Rng, n: usize| rng.below(n as u64) as usize;
     let random = (0..count)
         .map(|_| {
             if v6 {
-                rng.gen::<u128>()
+                rng.next_u128()
             } else {
-                u128::from(rng.gen::<u32>())
+                u128::from(rng.next_u64() as u32)
             }
         })
         .collect();
     let all = (0..count)
         .map(|_| {
-            let net = prefixes[rng.gen_range(0..prefixes.len())].0;
-            inside(&mut rng, net)
+            let net = prefixes[pick(&mut rng, prefixes.len())].0;
+            synth::inside(&mut rng, net)
         })
         .collect();
     let hot_set: Vec<IpNet> = (0..HOT_PREFIXES.min(prefixes.len()))
-        .map(|_| prefixes[rng.gen_range(0..prefixes.len())].0)
+        .map(|_| prefixes[pick(&mut rng, prefixes.len())].0)
         .collect();
     let hot = (0..count)
         .map(|_| {
-            let net = hot_set[rng.gen_range(0..hot_set.len())];
-            inside(&mut rng, net)
+            let net = hot_set[pick(&mut rng, hot_set.len())];
+            synth::inside(&mut rng, net)
         })
         .collect();
     Keys {
@@ -281,6 +248,101 @@ fn time_lookups<T: Copy, F: Fn(T) -> u16>(keys: &[T], f: F) -> f64 {
         black_box(sum);
         mops(keys.len(), start.elapsed())
     })
+}
+
+/// The instruction set a Poptrie lookup loop is compiled for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Isa {
+    /// What this build targets: baseline x86-64 unless RUSTFLAGS say otherwise (the kernel's
+    /// `x86_64-unknown-none` build is baseline too), so `count_ones` is a software popcount.
+    Build,
+    /// The same loop compiled with the `popcnt` instruction, run only when the CPU has it.
+    #[cfg(target_arch = "x86_64")]
+    Popcnt,
+}
+
+impl Isa {
+    fn row_name(self) -> &'static str {
+        match self {
+            Isa::Build => "damselfly poptrie",
+            #[cfg(target_arch = "x86_64")]
+            Isa::Popcnt => "  same, +popcnt",
+        }
+    }
+}
+
+/// The instruction sets to measure on this CPU.
+fn isas() -> Vec<Isa> {
+    let mut out = vec![Isa::Build];
+    #[cfg(target_arch = "x86_64")]
+    if !cfg!(target_feature = "popcnt") && std::arch::is_x86_feature_detected!("popcnt") {
+        out.push(Isa::Popcnt);
+    }
+    out
+}
+
+/// Sum of the next hops of `keys`, one lookup at a time.
+#[inline(always)]
+fn sum_single<K: Key>(fib: &Fib<K>, keys: &[K]) -> u64 {
+    let mut sum = 0u64;
+    for &k in keys {
+        sum = sum.wrapping_add(u64::from(fib.lookup(k)));
+    }
+    sum
+}
+
+/// Sum of the next hops of `keys`, through `lookup_batch` in batches of `BATCH`.
+#[inline(always)]
+fn sum_batch<K: Key>(fib: &Fib<K>, keys: &[K]) -> u64 {
+    let mut sum = 0u64;
+    for chunk in keys.chunks_exact(BATCH) {
+        let batch: &[K; BATCH] = chunk.try_into().unwrap();
+        for h in fib.lookup_batch(batch) {
+            sum = sum.wrapping_add(u64::from(h));
+        }
+    }
+    sum
+}
+
+/// [`sum_single`] compiled with `popcnt` (both helpers and the lookups inline into it).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn sum_single_popcnt<K: Key>(fib: &Fib<K>, keys: &[K]) -> u64 {
+    sum_single(fib, keys)
+}
+
+/// [`sum_batch`] compiled with `popcnt`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn sum_batch_popcnt<K: Key>(fib: &Fib<K>, keys: &[K]) -> u64 {
+    sum_batch(fib, keys)
+}
+
+/// One timed pass over `keys` (M lookups/s).
+fn pass<K: Key>(isa: Isa, fib: &Fib<K>, keys: &[K], batch: bool) -> f64 {
+    let start = Instant::now();
+    let sum = match (isa, batch) {
+        (Isa::Build, false) => sum_single(fib, keys),
+        (Isa::Build, true) => sum_batch(fib, keys),
+        // SAFETY: `Isa::Popcnt` is only measured when the CPU reports popcnt (see `isas`).
+        #[cfg(target_arch = "x86_64")]
+        (Isa::Popcnt, false) => unsafe { sum_single_popcnt(fib, keys) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        (Isa::Popcnt, true) => unsafe { sum_batch_popcnt(fib, keys) },
+    };
+    black_box(sum);
+    mops(keys.len(), start.elapsed())
+}
+
+/// Random, in-table and hot-set single lookups, then in-table batches: best of [`RUNS`] each.
+fn time_fib<K: Key>(isa: Isa, fib: &Fib<K>, [random, inside, hot]: [&[K]; 3]) -> [f64; 4] {
+    [
+        best_of(|| pass(isa, fib, random, false)),
+        best_of(|| pass(isa, fib, inside, false)),
+        best_of(|| pass(isa, fib, hot, false)),
+        best_of(|| pass(isa, fib, inside, true)),
+    ]
 }
 
 fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
@@ -317,50 +379,23 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
     } else {
         replica.fib_v4().memory_bytes()
     };
-    let random_mlps;
-    let inside_mlps;
-    let hot_mlps;
-    let batch_mlps;
-    if v6 {
-        let fib = replica.fib_v6();
-        random_mlps = time_lookups(&random, |k| fib.lookup(k));
-        inside_mlps = time_lookups(&inside, |k| fib.lookup(k));
-        hot_mlps = time_lookups(&hot, |k| fib.lookup(k));
-        batch_mlps = best_of(|| {
-            let start = Instant::now();
-            let mut sum = 0u64;
-            for chunk in inside.chunks_exact(BATCH) {
-                let batch: [u128; BATCH] = chunk.try_into().unwrap();
-                sum += fib
-                    .lookup_batch(&batch)
-                    .iter()
-                    .map(|&h| u64::from(h))
-                    .sum::<u64>();
-            }
-            black_box(sum);
-            mops(inside.len(), start.elapsed())
-        });
-    } else {
-        let fib = replica.fib_v4();
-        random_mlps = time_lookups(&narrow(&random), |k| fib.lookup(k));
-        inside_mlps = time_lookups(&narrow(&inside), |k| fib.lookup(k));
-        hot_mlps = time_lookups(&narrow(&hot), |k| fib.lookup(k));
-        let narrow = narrow(&inside);
-        batch_mlps = best_of(|| {
-            let start = Instant::now();
-            let mut sum = 0u64;
-            for chunk in narrow.chunks_exact(BATCH) {
-                let batch: [u32; BATCH] = chunk.try_into().unwrap();
-                sum += fib
-                    .lookup_batch(&batch)
-                    .iter()
-                    .map(|&h| u64::from(h))
-                    .sum::<u64>();
-            }
-            black_box(sum);
-            mops(narrow.len(), start.elapsed())
-        });
-    }
+    // Lookups, once per instruction set the CPU offers; keys as the family's integer type.
+    let fib_rows: Vec<(Isa, [f64; 4])> = isas()
+        .into_iter()
+        .map(|isa| {
+            let figures = if v6 {
+                time_fib(isa, replica.fib_v6(), [&random, &inside, &hot])
+            } else {
+                time_fib(
+                    isa,
+                    replica.fib_v4(),
+                    [&narrow(&random), &narrow(&inside), &narrow(&hot)],
+                )
+            };
+            (isa, figures)
+        })
+        .collect();
+    let huge_mb = anon_huge_bytes().unwrap_or(0) as f64 / 1e6;
     // Updates: change a random route's next hop, compile, apply (one replica).
     let start = Instant::now();
     let mut delta_bytes = 0usize;
@@ -394,23 +429,26 @@ fn bench_family(v6: bool, count: usize, lookups: usize, updates: usize) {
         "\nDamselfly Poptrie ({}): RIB insert {rib_s:.2} s + compile/apply {compile_s:.2} s; \
          replica {fib_bytes} bytes ({nodes} nodes, {leaves} leaf words), {:.2} bytes/prefix \
          after the {updates} updates; master RIB {:.1} MB; {} distinct next hops; \
-         {:.0} bytes per update message",
+         {:.0} bytes per update message; {:.1} MB of the process on huge pages",
         if v6 { "IPv6" } else { "IPv4" },
         after_bytes as f64 / count as f64,
         master_bytes as f64 / 1e6,
         rib.nexthop_count(),
         delta_bytes as f64 / updates as f64,
+        huge_mb,
     );
-    rows.push(Row {
-        name: "damselfly poptrie".into(),
-        random_mlps,
-        inside_mlps,
-        hot_mlps,
-        batch_mlps: Some(batch_mlps),
-        bytes_per_prefix: fib_bytes as f64 / count as f64,
-        build_s: rib_s + compile_s,
-        update_us,
-    });
+    for (isa, [random_mlps, inside_mlps, hot_mlps, batch_mlps]) in fib_rows {
+        rows.push(Row {
+            name: isa.row_name().into(),
+            random_mlps,
+            inside_mlps,
+            hot_mlps,
+            batch_mlps: Some(batch_mlps),
+            bytes_per_prefix: fib_bytes as f64 / count as f64,
+            build_s: rib_s + compile_s,
+            update_us,
+        });
+    }
     drop(replica);
     drop(rib);
 
@@ -509,13 +547,22 @@ fn memory_baseline(bytes: usize, keys: &[u128]) {
 }
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--quick");
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let small_pages = args.iter().any(|a| a == "--small-pages");
+    HUGE_PAGES.store(!small_pages, Ordering::Relaxed);
     println!(
-        "popcnt instruction: {} (RUSTFLAGS=\"-C target-feature=+popcnt\" to enable)",
+        "build: {}; {}",
         if cfg!(target_feature = "popcnt") {
-            "used"
+            "popcnt instruction enabled by RUSTFLAGS"
         } else {
-            "not enabled, software popcount"
+            "baseline x86-64 (software popcount), plus a +popcnt row where the CPU has it"
+        },
+        if small_pages {
+            "4 KiB pages (--small-pages)"
+        } else {
+            "allocations of 2 MiB and more on transparent huge pages, like the kernel's 2 MiB \
+             heap pages (--small-pages to turn off)"
         }
     );
     let scale = if quick { 10 } else { 1 };

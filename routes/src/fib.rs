@@ -208,7 +208,10 @@ impl<K: Key> Fib<K> {
     }
 
     /// Next-hop index of the longest prefix matching `key`; 0 when no prefix matches.
-    #[inline]
+    ///
+    /// Always inlined, like [`Fib::lookup_batch`]: a caller compiled with more instructions
+    /// (a `#[target_feature(enable = "popcnt")]` function) then gets them in the lookup too.
+    #[inline(always)]
     pub fn lookup(&self, key: K) -> u16 {
         let entry = self.direct[key.direct_index()];
         let v = key.chunk(K::DIRECT_BITS);
@@ -219,8 +222,8 @@ impl<K: Key> Fib<K> {
     }
 
     /// The rest of a lookup whose direct entry points at node `index`; `v` is the chunk of
-    /// `key` that node resolves. Kept out of line so the common block path inlines small.
-    #[inline(never)]
+    /// `key` that node resolves.
+    #[inline(always)]
     fn lookup_nodes(&self, index: u32, key: K, mut v: usize) -> u16 {
         let mut offset = K::DIRECT_BITS;
         let mut node = &self.nodes[index as usize];
@@ -237,7 +240,7 @@ impl<K: Key> Fib<K> {
     /// Looks up several keys at once, interleaving their memory accesses.
     ///
     /// Same answers as [`Fib::lookup`] per key; a packet batch is the natural caller.
-    #[inline]
+    #[inline(always)]
     pub fn lookup_batch<const N: usize>(&self, keys: &[K; N]) -> [u16; N] {
         // Stage by stage over the whole batch, each stage short, so that the cache misses of
         // all its keys are in flight together: direct entries, then block headers, then ranks;

@@ -11,6 +11,8 @@
 //! * [`replica`] — per-CPU replicas, the update message, the [`Fanout`] transport trait and
 //!   [`RouteTable`], which ties them together behind `route add/change/delete`.
 //! * [`route`] — routes, next hops, flags, interface names, errors.
+//! * [`synth`] — seeded synthetic full tables (today's IPv4 and IPv6 length mixes) for
+//!   benchmarks and the VM's full-table runs.
 //! * [`text`] — `netstat -rn` and `route get` output, the `route(8)` command parser, and the
 //!   boot-time route file parser.
 //!
@@ -55,10 +57,14 @@
 //!
 //! A lookup's critical path is two dependent memory reads plus one 64-bit popcount. On the
 //! baseline x86-64 target (`x86_64-unknown-none` included) `count_ones` compiles to a dozen
-//! shift/mask/multiply instructions; building with `-C target-feature=+popcnt` (every x86-64 CPU
-//! since 2008; QEMU needs `-cpu max` or a named model) makes it one instruction and roughly
-//! doubles random-lookup throughput. [`Fib::lookup_batch`] interleaves the memory reads of a
-//! batch of keys, which suits the packet path's batches.
+//! shift/mask/multiply instructions; with the `popcnt` instruction (every x86-64 CPU since 2008;
+//! QEMU needs `-cpu max` or a named model) it is one. [`Fib::lookup`] and [`Fib::lookup_batch`]
+//! are always inlined, so a caller compiled with `#[target_feature(enable = "popcnt")]`, chosen
+//! at run time when the CPU has it, gets the instruction without a separate build; the
+//! benchmark measures both. [`Fib::lookup_batch`] interleaves the memory reads of a batch of
+//! keys, which suits the packet path's batches. On a full IPv4 table the replica is about
+//! 7 MB, so page size matters too: the kernel's heap is on 2 MiB pages, and the benchmark gives
+//! its large allocations transparent huge pages to match.
 //!
 //! Updates recompile only the direct-table slots a prefix covers (one slot for a prefix longer
 //! than the table's 18 bits, a range otherwise); freed pieces are
@@ -76,6 +82,7 @@ mod nexthop;
 pub mod replica;
 pub mod rib;
 pub mod route;
+pub mod synth;
 pub mod text;
 
 pub use fib::{Fib, FibChange};
