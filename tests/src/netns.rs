@@ -83,6 +83,23 @@ impl Side {
         exec(&self.ns, cmd)
     }
 
+    /// Packets received so far on this side's tap (its kernel counter).
+    pub fn rx_packets(&self) -> Result<u64, String> {
+        let out = self.exec(&["ip", "-s", "-j", "link", "show", "dev", &self.tap]);
+        if !out.status.success() {
+            return Err(format!(
+                "ip -s link show {}: {}",
+                self.tap,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).map_err(|e| format!("ip -j: {e}"))?;
+        v[0]["stats64"]["rx"]["packets"]
+            .as_u64()
+            .ok_or_else(|| format!("no rx packet count in {v}"))
+    }
+
     /// Spawns a background command in this side's namespace.
     pub fn spawn(&self, cmd: &[&str]) -> std::process::Child {
         Command::new("ip")
@@ -103,6 +120,15 @@ pub enum Addressing {
     /// Two subnets (the VM routes): lan 198.18.0.2/24 via 198.18.0.1, wan 198.18.1.2/24 via
     /// 198.18.1.1; IPv6 2001:2::/64 and 2001:2:0:1::/64 likewise.
     Routed,
+}
+
+/// What [`Topology::spray_pps`] measured.
+#[derive(Clone, Copy, Debug)]
+pub struct Spray {
+    /// Packets per second counted at the receiving tap.
+    pub received_pps: f64,
+    /// Packets per second the sender handed to its socket.
+    pub offered_pps: f64,
 }
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
@@ -293,6 +319,96 @@ impl Topology {
         let lost = s["lost_packets"].as_f64().unwrap_or(0.0);
         let secs = s["seconds"].as_f64().unwrap_or(secs as f64).max(0.001);
         Ok((packets - lost) / secs)
+    }
+
+    /// Small UDP datagrams (18-byte payloads: 64-byte frames) from `from` to each of `dsts` in
+    /// turn, as fast as one sending thread can, counted where they arrive: the receive counter
+    /// of `to`'s tap. Destinations beyond `to`'s own addresses are for routes the router holds
+    /// towards `to`; `to` (not forwarding) drops them after the count.
+    ///
+    /// The window opens once the first 1,000 packets have arrived (neighbours resolved, rings
+    /// filled) and lasts `secs` seconds.
+    pub fn spray_pps(
+        &self,
+        from: &Side,
+        to: &Side,
+        dsts: std::sync::Arc<Vec<std::net::SocketAddr>>,
+        secs: u32,
+    ) -> Result<Spray, String> {
+        use std::sync::atomic::{AtomicBool, AtomicU64};
+        use std::sync::Arc;
+        use std::time::{Duration, Instant};
+        let first = *dsts.first().ok_or("no destinations")?;
+        let bind = if first.is_ipv4() {
+            from.addr4()
+        } else {
+            from.addr6()
+        };
+        let bind: std::net::SocketAddr =
+            std::net::SocketAddr::new(bind.parse().map_err(|e| format!("address {bind}: {e}"))?, 0);
+        let stop = Arc::new(AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let ns = from.ns.clone();
+        let sender = {
+            let (stop, sent) = (stop.clone(), sent.clone());
+            std::thread::spawn(move || -> Result<(), String> {
+                crate::frames::enter_netns(&ns).map_err(|e| format!("setns {ns}: {e}"))?;
+                let sock = std::net::UdpSocket::bind(bind).map_err(|e| format!("bind: {e}"))?;
+                let payload = [0x5au8; 18];
+                let mut n = 0u64;
+                'send: loop {
+                    for d in dsts.iter() {
+                        // A full queue on the way drops the datagram; that is the router's
+                        // offered load being above its rate, not an error of the run.
+                        let _ = sock.send_to(&payload, d);
+                        n += 1;
+                        if n % 1024 == 0 {
+                            sent.store(n, Ordering::Relaxed);
+                            if stop.load(Ordering::Relaxed) {
+                                break 'send;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            })
+        };
+        let finish = |stop: &AtomicBool| {
+            stop.store(true, Ordering::Relaxed);
+        };
+        let start = to.rx_packets()?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut opened = None;
+        while Instant::now() < deadline && !sender.is_finished() {
+            let now = to.rx_packets()?;
+            if now >= start + 1000 {
+                opened = Some((Instant::now(), now, sent.load(Ordering::Relaxed)));
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let Some((t0, rx0, tx0)) = opened else {
+            finish(&stop);
+            let why = match sender.join() {
+                Ok(Err(e)) => e,
+                _ => "no packets arrived within 20 s".into(),
+            };
+            return Err(why);
+        };
+        std::thread::sleep(Duration::from_secs(u64::from(secs)));
+        let rx1 = to.rx_packets()?;
+        let (t1, tx1) = (Instant::now(), sent.load(Ordering::Relaxed));
+        finish(&stop);
+        match sender.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err("sender thread panicked".into()),
+        }
+        let dt = (t1 - t0).as_secs_f64();
+        Ok(Spray {
+            received_pps: (rx1 - rx0) as f64 / dt,
+            offered_pps: tx1.saturating_sub(tx0) as f64 / dt,
+        })
     }
 
     /// An iperf3 TCP run from `client` to a server on `server` for `secs` seconds with

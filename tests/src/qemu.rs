@@ -65,6 +65,9 @@ pub struct QemuConfig {
     pub kernel: Option<PathBuf>,
     /// Wait for this line instead of [`READY`] (for a kernel that is not Damselfly).
     pub ready_marker: Option<String>,
+    /// How long [`Qemu::wait_ready`] waits ([`BOOT_TIMEOUT`] unless a boot has more to do,
+    /// such as loading a full route table).
+    pub ready_timeout: Duration,
 }
 
 impl QemuConfig {
@@ -84,6 +87,7 @@ impl QemuConfig {
             cpu: None,
             kernel: None,
             ready_marker: None,
+            ready_timeout: BOOT_TIMEOUT,
         }
     }
 
@@ -340,7 +344,7 @@ impl Qemu {
     pub fn wait_ready(&mut self) -> Result<Ready, String> {
         if let Some(marker) = self.config.ready_marker.clone() {
             // Not Damselfly: no fields to parse; report the configured CPUs and wall time.
-            let text = self.wait_for(&marker, BOOT_TIMEOUT)?;
+            let text = self.wait_for(&marker, self.config.ready_timeout)?;
             let wall = self.started.elapsed();
             return Ok(Ready {
                 line: text.lines().last().unwrap_or("").trim().to_string(),
@@ -350,7 +354,7 @@ impl Qemu {
                 wall,
             });
         }
-        let text = self.wait_for(READY, BOOT_TIMEOUT)?;
+        let text = self.wait_for(READY, self.config.ready_timeout)?;
         let wall = self.started.elapsed();
         let line = text.lines().last().unwrap_or("").trim().to_string();
         let field = |k: &str| -> Option<u64> {

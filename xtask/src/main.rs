@@ -4,10 +4,12 @@
 //! - `image`  GRUB ISOs → `target/damselfly/damselfly{,-host}.iso`
 //! - `run`    boot the appliance with an interactive serial console
 //! - `test`   everything: fmt, clippy, host unit tests, both kernel builds, QEMU tests
-//! - `bench`  benchmarks (`bench boot`: boot-to-ready time; `bench forward`: Damselfly vs a
-//!   Linux router VM)
+//! - `bench`  benchmarks (`bench boot`: boot-to-ready time; `bench bridge`: L2 throughput;
+//!   `bench forward`: Damselfly vs a Linux router VM; `bench routes`: forwarding with a small
+//!   and a million-prefix route table)
 
 mod bench_forward;
+mod bench_routes;
 mod linuxvm;
 mod setup;
 
@@ -103,6 +105,29 @@ enum BenchCmd {
         #[arg(long)]
         nic: Vec<String>,
     },
+    /// Forwarding rate with a small and with a full (million-prefix per family) route table
+    /// in the same VM, 64-byte UDP to destinations spread over the table, and the ratio
+    /// (needs root: namespaces and taps).
+    Routes {
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5)]
+        secs: u32,
+        /// vCPUs of the VM.
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
+        /// Rounds (small then full table each); each figure is the best of the rounds.
+        #[arg(long, default_value_t = 1)]
+        rounds: u32,
+        /// Synthetic prefixes per family in the full table.
+        #[arg(long, default_value_t = 1_000_000)]
+        prefixes: usize,
+        /// Only these NICs (e1000, virtio-net); repeatable.
+        #[arg(long)]
+        nic: Vec<String>,
+        /// Where to write the results as JSON.
+        #[arg(long, default_value = "target/damselfly/bench-routes.json")]
+        json: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -159,6 +184,28 @@ fn main() -> ExitCode {
                     &workspace().join(json),
                     &nic,
                 )
+            }),
+        Cmd::Bench {
+            what:
+                BenchCmd::Routes {
+                    secs,
+                    smp,
+                    rounds,
+                    prefixes,
+                    nic,
+                    json,
+                },
+        } => setup::ensure(setup::Need::Test)
+            .and_then(|_| build_kernel(Build::BareMetal).map(|_| ()))
+            .and_then(|_| {
+                bench_routes::run(&bench_routes::Opts {
+                    secs,
+                    smp,
+                    rounds,
+                    prefixes,
+                    nics: nic,
+                    json: workspace().join(json),
+                })
             }),
         Cmd::Bench {
             what: BenchCmd::Boot { runs },

@@ -150,6 +150,12 @@ pub fn alloc_contiguous(frames: usize, align_frames: usize) -> Option<u64> {
     Some(pa)
 }
 
+/// Allocates `frames` contiguous frames without zeroing them (for the heap, whose allocator
+/// promises nothing about fresh memory, so a large heap costs no boot time).
+pub fn alloc_contiguous_uninit(frames: usize, align_frames: usize) -> Option<u64> {
+    FRAMES.lock().alloc(frames, align_frames)
+}
+
 /// Allocates one zeroed frame.
 pub fn alloc_frame() -> Option<u64> {
     alloc_contiguous(1, 1)

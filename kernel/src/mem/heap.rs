@@ -12,7 +12,8 @@ static HEAP: LockedHeap = LockedHeap::empty();
 /// Gives the heap `bytes` of fresh memory.
 pub fn init(bytes: usize) {
     let frames = bytes.div_ceil(super::PAGE_SIZE);
-    let pa = super::frames::alloc_contiguous(frames, 1).expect("no memory for the kernel heap");
+    let pa =
+        super::frames::alloc_contiguous_uninit(frames, 1).expect("no memory for the kernel heap");
     // SAFETY: the frames are free, identity-mapped and never used for anything else.
     unsafe { HEAP.lock().init(pa as *mut u8, frames * super::PAGE_SIZE) };
 }
