@@ -80,13 +80,13 @@ impl Replica {
 
     /// Next-hop index for an IPv4 destination (0: no route). Stable until the next update, so
     /// the packet path may cache per-index state (say, the resolved link-layer address).
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v4_index(&self, dst: Ipv4Addr) -> u16 {
         self.v4.lookup(dst.to_bits())
     }
 
     /// Next-hop index for an IPv6 destination (0: no route).
-    #[inline]
+    #[inline(always)]
     pub fn lookup_v6_index(&self, dst: Ipv6Addr) -> u16 {
         self.v6.lookup(dst.to_bits())
     }

@@ -13,6 +13,18 @@ use routes::{FibChange, Replica, Rib, RouteError};
 /// Keys per `lookup_batch` call in the batch check.
 const BATCH: usize = 16;
 
+/// The lookup compiled with the `popcnt` instruction, as the kernel runs it on CPUs that
+/// have it (the Poptrie lookup is always inlined, so it is compiled here with the feature).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt")]
+fn lookup_popcnt(replica: &Replica, addr: std::net::IpAddr) -> Option<routes::NextHop> {
+    let index = match addr {
+        std::net::IpAddr::V4(a) => replica.lookup_v4_index(a),
+        std::net::IpAddr::V6(a) => replica.lookup_v6_index(a),
+    };
+    replica.nexthop(index).copied()
+}
+
 /// Lookups of `count` keys, half anywhere, half inside a prefix of the table; returns how many
 /// were checked.
 fn check(
@@ -35,6 +47,12 @@ fn check(
         for replica in replicas {
             let got = replica.lookup(fam.addr(key)).copied();
             assert_eq!(got, want, "lookup of {} (key {key:#x})", fam.addr(key));
+            #[cfg(target_arch = "x86_64")]
+            if std::arch::is_x86_feature_detected!("popcnt") {
+                // SAFETY: the CPU has popcnt (checked just above).
+                let got = unsafe { lookup_popcnt(replica, fam.addr(key)) };
+                assert_eq!(got, want, "popcnt lookup of {}", fam.addr(key));
+            }
         }
         keys.push(key);
     }

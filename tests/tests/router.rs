@@ -15,6 +15,18 @@ const ROUTER_LAN_MAC: [u8; 6] = [0x52, 0x54, 0x00, 0x12, 0x34, 0x10];
 const WAN_MTU: u16 = 1280;
 
 fn routed(name: &str, machine: Machine, smp: u32, model: &str, ifs: (&str, &str)) -> Topology {
+    routed_on(name, machine, smp, model, ifs, None)
+}
+
+/// [`routed`] with a QEMU `-cpu` model.
+fn routed_on(
+    name: &str,
+    machine: Machine,
+    smp: u32,
+    model: &str,
+    ifs: (&str, &str),
+    cpu: Option<&str>,
+) -> Topology {
     let (a, b) = ifs;
     let rc = format!(
         "ifconfig_{a}=\"inet 198.18.0.1/24\"\nifconfig_{a}_ipv6=\"inet6 2001:2::1/64\"\n\
@@ -27,6 +39,7 @@ fn routed(name: &str, machine: Machine, smp: u32, model: &str, ifs: (&str, &str)
         .machine(machine)
         .smp(smp);
     cfg.initrd = Some(path);
+    cfg.cpu = cpu.map(String::from);
     let t = Topology::start(cfg, model, model, Addressing::Routed);
     // The wan host follows the link's MTU.
     tests::netns::ip(&[
@@ -252,13 +265,19 @@ fn route_virtio_smp1() {
 #[test]
 #[ignore = "needs root: network namespaces and taps"]
 fn route_virtio_smp4() {
-    exercise(routed(
+    // A CPU model with popcnt, so the forwarding path's popcnt route lookups run here (the
+    // other cases run QEMU's default qemu64, without it).
+    let t = routed_on(
         "virtio-4",
         Machine::Q35,
         4,
         "virtio-net-pci",
         ("vtnet0", "vtnet1"),
-    ));
+        Some("qemu64,+popcnt"),
+    );
+    let log = t.qemu.transcript();
+    assert!(log.contains("lookups with popcnt"), "{log}");
+    exercise(t);
 }
 
 /// With 4 CPUs and parallel flows, the work spreads over the CPUs, and both directions of

@@ -71,6 +71,8 @@ pub struct Opts {
     pub prefixes: usize,
     pub nics: Vec<String>,
     pub json: std::path::PathBuf,
+    /// QEMU `-cpu` model.
+    pub cpu: String,
 }
 
 fn gateway4(n: u16) -> Ipv4Addr {
@@ -236,6 +238,7 @@ fn measure(
         .machine(Machine::Pc)
         .smp(o.smp);
     cfg.memory_mb = MEMORY_MB;
+    cfg.cpu = Some(o.cpu.clone());
     cfg.initrd = Some(path);
     cfg.ready_timeout = Duration::from_secs(900);
     let started = Instant::now();
@@ -356,9 +359,10 @@ pub fn run(o: &Opts) -> Result<()> {
         gen.elapsed().as_secs_f64()
     );
     println!(
-        "forwarding with a small and a full route table, under TCG, -M pc, -m {MEMORY_MB}, \
-         -smp {}, {} s per figure, best of {} round(s); 64-byte UDP frames lan -> wan",
-        o.smp, o.secs, o.rounds
+        "forwarding with a small and a full route table, under TCG, -M pc, -cpu {}, \
+         -m {MEMORY_MB}, -smp {}, {} s per figure, best of {} round(s); 64-byte UDP frames \
+         lan -> wan",
+        o.cpu, o.smp, o.secs, o.rounds
     );
     let mut rows = Vec::new();
     for nic in nics {
@@ -458,6 +462,7 @@ fn write_json(path: &Path, o: &Opts, t: &Tables, rows: &[Row]) -> Result<()> {
         "smp": o.smp,
         "rounds": o.rounds,
         "memory_mb": MEMORY_MB,
+        "cpu": o.cpu,
         "prefixes_per_family": o.prefixes,
         "full_table_routes": t.full.len(),
         "results": results,

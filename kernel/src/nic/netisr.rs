@@ -118,6 +118,8 @@ pub struct Netisr {
     cpu: usize,
     /// This CPU's route replica (updated by its control thread between our runs).
     routes: Rc<RefCell<routes::Replica>>,
+    /// Look routes up with the `popcnt` instruction (this CPU has it).
+    popcnt: bool,
     /// This CPU's router; its control thread reads it for `arp -an`/`ndp -an`.
     router: RouterHandle,
     /// Router output, (NIC index, frame).
@@ -175,6 +177,7 @@ impl Netisr {
         Some(Netisr {
             cpu,
             routes,
+            popcnt: crate::rtable::cpu_has_popcnt(),
             router,
             out: Vec::with_capacity(BATCH * 2),
             tx,
@@ -228,7 +231,11 @@ impl Netisr {
                 }
             } else if let Some(router) = self.router.borrow_mut().as_mut() {
                 let now = crate::arch::time::now_ns();
-                let routes = self.routes.borrow();
+                let replica = self.routes.borrow();
+                let routes = crate::rtable::Lookup {
+                    replica: &replica,
+                    popcnt: self.popcnt,
+                };
                 for buf in self.rx.drain(..) {
                     if let Some((ends, synack)) = tcp_opening(self.pool.data(&buf)) {
                         let mut log = self.flows.borrow_mut();
@@ -254,7 +261,7 @@ impl Netisr {
                         }
                     }
                     if let Some(foreign) =
-                        router.input(now, nic, buf, &mut self.pool, &*routes, &mut self.out)
+                        router.input(now, nic, buf, &mut self.pool, &routes, &mut self.out)
                     {
                         // Not ours: cannot happen while packets stay on their CPU.
                         stats.dropped.fetch_add(1, Ordering::Relaxed);
@@ -327,8 +334,12 @@ impl Netisr {
         let mut any = false;
         while let Some(p) = crate::host::take_tx() {
             if let Some(router) = self.router.borrow_mut().as_mut() {
-                let routes = self.routes.borrow();
-                router.send_host(now, &p, &mut self.pool, &*routes, &mut self.out);
+                let replica = self.routes.borrow();
+                let routes = crate::rtable::Lookup {
+                    replica: &replica,
+                    popcnt: self.popcnt,
+                };
+                router.send_host(now, &p, &mut self.pool, &routes, &mut self.out);
                 any = true;
             }
         }
@@ -345,8 +356,12 @@ impl Netisr {
         }
         self.last_tick_ns = now;
         if let Some(router) = self.router.borrow_mut().as_mut() {
-            let routes = self.routes.borrow();
-            router.tick(now, &mut self.pool, &*routes, &mut self.out);
+            let replica = self.routes.borrow();
+            let routes = crate::rtable::Lookup {
+                replica: &replica,
+                popcnt: self.popcnt,
+            };
+            router.tick(now, &mut self.pool, &routes, &mut self.out);
         }
         self.send_out();
     }
