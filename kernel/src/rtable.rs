@@ -31,8 +31,18 @@ pub fn cpu_has_popcnt() -> bool {
 /// lookup takes one per trie level (ten for a long IPv6 prefix). The choice is made once, when
 /// the netisr starts, and held in a plain field: no atomic on the lookup path.
 pub struct Lookup<'a> {
-    pub replica: &'a Replica,
-    pub popcnt: bool,
+    replica: core::cell::Ref<'a, Replica>,
+    popcnt: bool,
+}
+
+impl<'a> Lookup<'a> {
+    /// Borrows the CPU's replica for one batch of lookups.
+    pub fn new(replica: &'a core::cell::RefCell<Replica>, popcnt: bool) -> Self {
+        Lookup {
+            replica: replica.borrow(),
+            popcnt,
+        }
+    }
 }
 
 impl netstack::forward::RouteLookup for Lookup<'_> {
@@ -40,7 +50,7 @@ impl netstack::forward::RouteLookup for Lookup<'_> {
     fn lookup_v4(&self, dst: core::net::Ipv4Addr) -> Option<netstack::forward::NextHopInfo> {
         if self.popcnt {
             // SAFETY: `popcnt` is set only when CPUID reports the instruction.
-            unsafe { lookup_v4_popcnt(self.replica, dst) }
+            unsafe { lookup_v4_popcnt(&self.replica, dst) }
         } else {
             self.replica.lookup_v4(dst).map(Into::into)
         }
@@ -50,7 +60,7 @@ impl netstack::forward::RouteLookup for Lookup<'_> {
     fn lookup_v6(&self, dst: core::net::Ipv6Addr) -> Option<netstack::forward::NextHopInfo> {
         if self.popcnt {
             // SAFETY: `popcnt` is set only when CPUID reports the instruction.
-            unsafe { lookup_v6_popcnt(self.replica, dst) }
+            unsafe { lookup_v6_popcnt(&self.replica, dst) }
         } else {
             self.replica.lookup_v6(dst).map(Into::into)
         }

@@ -373,9 +373,6 @@ impl Topology {
                 Ok(())
             })
         };
-        let finish = |stop: &AtomicBool| {
-            stop.store(true, Ordering::Relaxed);
-        };
         let start = to.rx_packets()?;
         let deadline = Instant::now() + Duration::from_secs(20);
         let mut opened = None;
@@ -388,7 +385,7 @@ impl Topology {
             std::thread::sleep(Duration::from_millis(50));
         }
         let Some((t0, rx0, tx0)) = opened else {
-            finish(&stop);
+            stop.store(true, Ordering::Relaxed);
             let why = match sender.join() {
                 Ok(Err(e)) => e,
                 _ => "no packets arrived within 20 s".into(),
@@ -398,7 +395,7 @@ impl Topology {
         std::thread::sleep(Duration::from_secs(u64::from(secs)));
         let rx1 = to.rx_packets()?;
         let (t1, tx1) = (Instant::now(), sent.load(Ordering::Relaxed));
-        finish(&stop);
+        stop.store(true, Ordering::Relaxed);
         match sender.join() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e),

@@ -159,13 +159,18 @@ pub fn run(
     Ok(())
 }
 
-fn damselfly(c: &Case, smp: u32, secs: u32) -> Figures {
-    let (a, b) = c.ifs;
-    let rc = format!(
+/// rc.conf of a two-port router in the routed topology: lan NIC `a` (198.18.0.1/24,
+/// 2001:2::1/64), wan NIC `b` (198.18.1.1/24, 2001:2:0:1::1/64), forwarding on.
+pub fn routed_rc_conf((a, b): (&str, &str)) -> String {
+    format!(
         "ifconfig_{a}=\"inet 198.18.0.1/24\"\nifconfig_{a}_ipv6=\"inet6 2001:2::1/64\"\n\
          ifconfig_{b}=\"inet 198.18.1.1/24\"\nifconfig_{b}_ipv6=\"inet6 2001:2:0:1::1/64\"\n\
          gateway_enable=\"YES\"\nipv6_gateway_enable=\"YES\"\n"
-    );
+    )
+}
+
+fn damselfly(c: &Case, smp: u32, secs: u32) -> Figures {
+    let rc = routed_rc_conf(c.ifs);
     let path = artifacts::out_dir().join(format!("bench-forward-{}.tar", c.name));
     if let Err(e) = tests::config::pack_files(&[("etc/rc.conf", &rc)], &path) {
         eprintln!("pack config: {e}");

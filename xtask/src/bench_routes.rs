@@ -50,16 +50,20 @@ const MEMORY_MB: u32 = 2048;
 struct Nic {
     name: &'static str,
     model: &'static str,
+    /// Damselfly's interface names for the lan and wan NICs.
+    ifs: (&'static str, &'static str),
 }
 
 const NICS: &[Nic] = &[
     Nic {
         name: "e1000",
         model: "e1000",
+        ifs: ("em0", "em1"),
     },
     Nic {
         name: "virtio-net",
         model: "virtio-net-pci",
+        ifs: ("vtnet0", "vtnet1"),
     },
 ];
 
@@ -215,16 +219,7 @@ fn measure(
     label: &str,
     routes: &[(IpNet, u16)],
 ) -> Result<Figures> {
-    let (a, b) = if nic.model.starts_with("virtio") {
-        ("vtnet0", "vtnet1")
-    } else {
-        ("em0", "em1")
-    };
-    let rc = format!(
-        "ifconfig_{a}=\"inet 198.18.0.1/24\"\nifconfig_{a}_ipv6=\"inet6 2001:2::1/64\"\n\
-         ifconfig_{b}=\"inet 198.18.1.1/24\"\nifconfig_{b}_ipv6=\"inet6 2001:2:0:1::1/64\"\n\
-         gateway_enable=\"YES\"\nipv6_gateway_enable=\"YES\"\n"
-    );
+    let rc = crate::bench_forward::routed_rc_conf(nic.ifs);
     let path = artifacts::out_dir().join(format!("bench-routes-{}-{label}.tar", nic.name));
     tests::config::pack_files(
         &[

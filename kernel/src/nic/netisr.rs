@@ -231,11 +231,7 @@ impl Netisr {
                 }
             } else if let Some(router) = self.router.borrow_mut().as_mut() {
                 let now = crate::arch::time::now_ns();
-                let replica = self.routes.borrow();
-                let routes = crate::rtable::Lookup {
-                    replica: &replica,
-                    popcnt: self.popcnt,
-                };
+                let routes = crate::rtable::Lookup::new(&self.routes, self.popcnt);
                 for buf in self.rx.drain(..) {
                     if let Some((ends, synack)) = tcp_opening(self.pool.data(&buf)) {
                         let mut log = self.flows.borrow_mut();
@@ -334,11 +330,7 @@ impl Netisr {
         let mut any = false;
         while let Some(p) = crate::host::take_tx() {
             if let Some(router) = self.router.borrow_mut().as_mut() {
-                let replica = self.routes.borrow();
-                let routes = crate::rtable::Lookup {
-                    replica: &replica,
-                    popcnt: self.popcnt,
-                };
+                let routes = crate::rtable::Lookup::new(&self.routes, self.popcnt);
                 router.send_host(now, &p, &mut self.pool, &routes, &mut self.out);
                 any = true;
             }
@@ -356,11 +348,7 @@ impl Netisr {
         }
         self.last_tick_ns = now;
         if let Some(router) = self.router.borrow_mut().as_mut() {
-            let replica = self.routes.borrow();
-            let routes = crate::rtable::Lookup {
-                replica: &replica,
-                popcnt: self.popcnt,
-            };
+            let routes = crate::rtable::Lookup::new(&self.routes, self.popcnt);
             router.tick(now, &mut self.pool, &routes, &mut self.out);
         }
         self.send_out();
