@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::fib::{
     block_header, FibChange, FibDelta, FibImage, Node, Span, Words, BLOCK_HEADER, DIRECT_NODE,
-    EMPTY_BLOCK, LINE_WORDS,
+    EMPTY_BLOCK, JUMP_BITS, LINE_WORDS,
 };
 use crate::key::{Key, STRIDE};
 
@@ -26,9 +26,20 @@ pub(crate) enum Built {
     Leaf(u16),
     /// One node without children, stored inline in `leaves` (header + leaves).
     Block(Vec<u16>),
-    /// A node tree: `nodes[0]` is the root.
-    Tree { nodes: Vec<Node>, leaves: Vec<u16> },
+    /// A node tree: `nodes[0]` is the root. Jump nodes index `jumps`, whose entries are in the
+    /// direct-entry format (blocks in `leaves`, which then sit line-aligned relative to its
+    /// start, or `DIRECT_NODE` + an index in `nodes`).
+    Tree {
+        nodes: Vec<Node>,
+        leaves: Vec<u16>,
+        jumps: Vec<u32>,
+    },
 }
+
+/// A node becomes a jump node when at least this many of its jump table's entries would hold
+/// longer prefixes: a sixteenth of the table (1 MiB of `u32`), so that a jump table costs at
+/// most 64 bytes per prefix it serves.
+pub(crate) const JUMP_MIN_BUSY: usize = 1 << (JUMP_BITS - 4);
 
 /// Compiles one slot: `default` is the next hop of the longest prefix of at most `DIRECT_BITS`
 /// covering the slot, `prefixes` the longer ones inside it, sorted by (address, length).
@@ -36,104 +47,222 @@ pub(crate) fn build_slot<K: Key>(default: u16, prefixes: &[Entry<K>]) -> Built {
     if prefixes.is_empty() {
         return Built::Leaf(default);
     }
-    let mut nodes = vec![Node::default()];
-    let mut leaves = Vec::new();
-    build_node(
-        K::DIRECT_BITS,
-        default,
-        prefixes,
-        &mut nodes,
-        &mut leaves,
-        0,
-    );
-    let root = nodes[0];
+    let mut t = TreeBuilder::default();
+    t.nodes.push(Node::default());
+    t.node(K::DIRECT_BITS, default, prefixes, 0);
+    let root = t.nodes[0];
     // A block must fit one cache line; a node with more leaf runs stays a (one-node) tree.
-    if nodes.len() > 1 || BLOCK_HEADER + leaves.len() > LINE_WORDS {
-        return Built::Tree { nodes, leaves };
+    if t.nodes.len() > 1 || !t.jumps.is_empty() || BLOCK_HEADER + t.leaves.len() > LINE_WORDS {
+        if !t.jumps.is_empty() {
+            // Longer than a line, the leaves are placed on a line boundary, which keeps the
+            // blocks inside them within lines.
+            t.leaves.resize(t.leaves.len().max(LINE_WORDS + 1), 0);
+        }
+        return Built::Tree {
+            nodes: t.nodes,
+            leaves: t.leaves,
+            jumps: t.jumps,
+        };
     }
     if root.leafvec.count_ones() == 1 {
-        return Built::Leaf(leaves[0]);
+        return Built::Leaf(t.leaves[0]);
     }
-    let mut block = Vec::with_capacity(BLOCK_HEADER + leaves.len());
+    let mut block = Vec::with_capacity(BLOCK_HEADER + t.leaves.len());
     block.extend_from_slice(&block_header(root.leafvec));
-    block.extend_from_slice(&leaves);
+    block.extend_from_slice(&t.leaves);
     Built::Block(block)
 }
 
-/// Fills `nodes[idx]`, a node at bit `offset` whose positions default to `default`, from the
-/// prefixes below it; its children are appended to `nodes` as one contiguous group.
-fn build_node<K: Key>(
-    offset: u32,
-    default: u16,
-    prefixes: &[Entry<K>],
-    nodes: &mut Vec<Node>,
-    leaves: &mut Vec<u16>,
-    idx: usize,
-) {
-    let end = offset + STRIDE;
-    let mut values = [default; 64];
-    // Prefixes ending in this node paint their positions, shortest first so longer ones win.
+/// One slot's arrays while it is being compiled.
+#[derive(Default)]
+struct TreeBuilder {
+    nodes: Vec<Node>,
+    leaves: Vec<u16>,
+    jumps: Vec<u32>,
+    /// Next hop → its one-leaf block in `leaves`, shared by the jump entries of that hop.
+    uniform: BTreeMap<u16, u32>,
+}
+
+impl TreeBuilder {
+    /// Fills `nodes[idx]`, a node at bit `offset` whose positions default to `default`, from
+    /// the prefixes below it; its children are appended to `nodes` as one contiguous group.
+    fn node<K: Key>(&mut self, offset: u32, default: u16, prefixes: &[Entry<K>], idx: usize) {
+        if offset + JUMP_BITS + STRIDE <= K::BITS
+            && prefixes.len() >= JUMP_MIN_BUSY
+            && busy_jump_entries(offset, prefixes) >= JUMP_MIN_BUSY
+        {
+            self.jump(offset, default, prefixes, idx);
+            return;
+        }
+        let end = offset + STRIDE;
+        let mut values = [default; 64];
+        // Prefixes ending in this node paint their positions, shortest first so longer ones
+        // win.
+        paint(offset, STRIDE, prefixes, &mut values);
+        // Longer prefixes continue in children; sorted by address, each child's share is one
+        // run.
+        let mut vector = 0u64;
+        let mut groups: Vec<(usize, usize, usize)> = Vec::new(); // (position, from, to)
+        let mut i = 0;
+        while i < prefixes.len() {
+            if u32::from(prefixes[i].1) <= end {
+                i += 1;
+                continue;
+            }
+            let pos = prefixes[i].0.chunk(offset);
+            let from = i;
+            while i < prefixes.len() && prefixes[i].0.chunk(offset) == pos {
+                i += 1;
+            }
+            vector |= 1 << pos;
+            groups.push((pos, from, i));
+        }
+        let mut leafvec = 0u64;
+        let base0 = self.leaves.len() as u32;
+        let mut previous = None;
+        for (pos, &value) in values.iter().enumerate() {
+            if (vector >> pos) & 1 != 0 {
+                continue;
+            }
+            if previous != Some(value) {
+                leafvec |= 1 << pos;
+                self.leaves.push(value);
+                previous = Some(value);
+            }
+        }
+        let base1 = self.nodes.len() as u32;
+        self.nodes
+            .resize(self.nodes.len() + groups.len(), Node::default());
+        for (j, &(pos, from, to)) in groups.iter().enumerate() {
+            let children = longer(end, &prefixes[from..to]);
+            self.node(end, values[pos], &children, base1 as usize + j);
+        }
+        self.nodes[idx] = Node {
+            vector,
+            leafvec,
+            base0,
+            base1,
+        };
+    }
+
+    /// Makes `nodes[idx]` a jump node: its table's entries are compiled like top-level slots,
+    /// `JUMP_BITS` further down.
+    fn jump<K: Key>(&mut self, offset: u32, default: u16, prefixes: &[Entry<K>], idx: usize) {
+        let end = offset + JUMP_BITS;
+        let mut defaults = vec![default; 1 << JUMP_BITS];
+        paint(offset, JUMP_BITS, prefixes, &mut defaults);
+        let base = self.jumps.len();
+        self.jumps.resize(base + defaults.len(), 0);
+        self.nodes[idx] = Node::jump(base as u32);
+        let mut next = 0;
+        let mut i = 0;
+        while i < prefixes.len() {
+            if u32::from(prefixes[i].1) <= end {
+                i += 1;
+                continue;
+            }
+            let e = prefixes[i].0.bits(offset, JUMP_BITS);
+            let from = i;
+            while i < prefixes.len() && prefixes[i].0.bits(offset, JUMP_BITS) == e {
+                i += 1;
+            }
+            for (s, &hop) in defaults.iter().enumerate().take(e).skip(next) {
+                self.jumps[base + s] = self.uniform(hop);
+            }
+            let entry = self.sub_slot(end, defaults[e], &longer(end, &prefixes[from..i]));
+            self.jumps[base + e] = entry;
+            next = e + 1;
+        }
+        for (s, &hop) in defaults.iter().enumerate().skip(next) {
+            self.jumps[base + s] = self.uniform(hop);
+        }
+    }
+
+    /// Compiles one jump-table entry's prefixes (all longer than `offset`) into a direct-style
+    /// entry: a leaf block when the subtree is one childless node that fits a line, else a node.
+    fn sub_slot<K: Key>(&mut self, offset: u32, default: u16, prefixes: &[Entry<K>]) -> u32 {
+        let idx = self.nodes.len();
+        let leaves_from = self.leaves.len();
+        self.nodes.push(Node::default());
+        self.node(offset, default, prefixes, idx);
+        let n = self.nodes[idx];
+        let runs = n.leafvec.count_ones() as usize;
+        if self.nodes.len() > idx + 1 || n.vector != 0 || BLOCK_HEADER + runs > LINE_WORDS {
+            return DIRECT_NODE | idx as u32;
+        }
+        // One childless node: its leaves move into a block.
+        self.nodes.pop();
+        let leaves: Vec<u16> = self.leaves.drain(leaves_from..).collect();
+        if runs == 1 {
+            return self.uniform(leaves[0]);
+        }
+        let mut block = Vec::with_capacity(BLOCK_HEADER + runs);
+        block.extend_from_slice(&block_header(n.leafvec));
+        block.extend_from_slice(&leaves);
+        self.push_block(&block)
+    }
+
+    /// The shared one-leaf block of `hop`.
+    fn uniform(&mut self, hop: u16) -> u32 {
+        if let Some(&at) = self.uniform.get(&hop) {
+            return at;
+        }
+        let mut block = EMPTY_BLOCK;
+        block[BLOCK_HEADER] = hop;
+        let at = self.push_block(&block);
+        self.uniform.insert(hop, at);
+        at
+    }
+
+    /// Appends a block so that it does not cross a line (relative to the start of `leaves`).
+    fn push_block(&mut self, block: &[u16]) -> u32 {
+        let used = self.leaves.len() % LINE_WORDS;
+        if used + block.len() > LINE_WORDS {
+            self.leaves.resize(self.leaves.len() + LINE_WORDS - used, 0);
+        }
+        let at = self.leaves.len() as u32;
+        self.leaves.extend_from_slice(block);
+        at
+    }
+}
+
+/// Paints `values` (the `2^bits` positions below bit `offset`) with the prefixes ending within
+/// them, shortest first so that longer ones win.
+fn paint<K: Key>(offset: u32, bits: u32, prefixes: &[Entry<K>], values: &mut [u16]) {
+    let end = offset + bits;
     let mut ending: Vec<&Entry<K>> = prefixes.iter().filter(|p| u32::from(p.1) <= end).collect();
     ending.sort_by_key(|p| p.1);
     for &&(key, len, hop) in &ending {
-        let depth = u32::from(len) - offset;
-        let count = 1usize << (STRIDE - depth);
-        let start = key.chunk(offset) & !(count - 1);
+        let count = 1usize << (end - u32::from(len));
+        let start = key.bits(offset, bits) & !(count - 1);
         values[start..start + count].fill(hop);
     }
-    // Longer prefixes continue in children; sorted by address, each child's share is one run.
-    let mut vector = 0u64;
-    let mut groups: Vec<(usize, usize, usize)> = Vec::new(); // (position, from, to)
-    let mut i = 0;
-    while i < prefixes.len() {
-        if u32::from(prefixes[i].1) <= end {
-            i += 1;
-            continue;
-        }
-        let pos = prefixes[i].0.chunk(offset);
-        let from = i;
-        while i < prefixes.len() && prefixes[i].0.chunk(offset) == pos {
-            i += 1;
-        }
-        vector |= 1 << pos;
-        groups.push((pos, from, i));
-    }
-    let mut leafvec = 0u64;
-    let base0 = leaves.len() as u32;
-    let mut previous = None;
-    for (pos, &value) in values.iter().enumerate() {
-        if (vector >> pos) & 1 != 0 {
-            continue;
-        }
-        if previous != Some(value) {
-            leafvec |= 1 << pos;
-            leaves.push(value);
-            previous = Some(value);
+}
+
+/// The prefixes longer than `end`.
+fn longer<K: Key>(end: u32, prefixes: &[Entry<K>]) -> Vec<Entry<K>> {
+    prefixes
+        .iter()
+        .copied()
+        .filter(|p| u32::from(p.1) > end)
+        .collect()
+}
+
+/// How many entries of a jump table at `offset` would hold prefixes longer than it resolves
+/// (`prefixes` sorted by address).
+fn busy_jump_entries<K: Key>(offset: u32, prefixes: &[Entry<K>]) -> usize {
+    let mut busy = 0;
+    let mut last = None;
+    for &(key, len, _) in prefixes {
+        if u32::from(len) > offset + JUMP_BITS {
+            let e = key.bits(offset, JUMP_BITS);
+            if last != Some(e) {
+                busy += 1;
+                last = Some(e);
+            }
         }
     }
-    let base1 = nodes.len() as u32;
-    nodes.resize(nodes.len() + groups.len(), Node::default());
-    for (j, &(pos, from, to)) in groups.iter().enumerate() {
-        let children: Vec<Entry<K>> = prefixes[from..to]
-            .iter()
-            .copied()
-            .filter(|p| u32::from(p.1) > end)
-            .collect();
-        build_node(
-            end,
-            values[pos],
-            &children,
-            nodes,
-            leaves,
-            base1 as usize + j,
-        );
-    }
-    nodes[idx] = Node {
-        vector,
-        leafvec,
-        base0,
-        base1,
-    };
+    busy
 }
 
 /// First-fit-by-exact-size allocator over one array of the table.
@@ -200,6 +329,10 @@ pub(crate) struct Layout {
     extents: Vec<Extent>,
     nodes: Arena,
     leaves: Arena,
+    /// Jump tables, in `direct` after the top-level slots.
+    jumps: Arena,
+    /// Slot → the (start, length) of its jump tables, for the few slots that have some.
+    jump_extents: BTreeMap<usize, (u32, u32)>,
     /// Next hop → its shared one-leaf block (never freed until a full rebuild).
     uniform: BTreeMap<u16, u32>,
 }
@@ -214,6 +347,11 @@ impl Layout {
                 end: EMPTY_BLOCK.len() as u32,
                 ..Arena::default()
             },
+            jumps: Arena {
+                end: slots as u32,
+                ..Arena::default()
+            },
+            jump_extents: BTreeMap::new(),
             uniform: BTreeMap::from([(0, 0)]),
         }
     }
@@ -221,9 +359,10 @@ impl Layout {
     /// Bytes of the node and leaf arrays that are free, and bytes in use or free.
     pub(crate) fn waste_bytes(&self) -> (u64, u64) {
         let node = core::mem::size_of::<Node>() as u64;
+        let jumps = u64::from(self.jumps.end) - self.extents.len() as u64;
         (
-            self.nodes.free_total * node + self.leaves.free_total * 2,
-            u64::from(self.nodes.end) * node + u64::from(self.leaves.end) * 2,
+            self.nodes.free_total * node + self.leaves.free_total * 2 + self.jumps.free_total * 4,
+            u64::from(self.nodes.end) * node + u64::from(self.leaves.end) * 2 + jumps * 4,
         )
     }
 }
@@ -265,6 +404,9 @@ impl<'a> Placer<'a> {
         let old = self.layout.extents[slot];
         self.layout.nodes.release(old.node_at, old.node_len);
         self.layout.leaves.release(old.leaf_at, old.leaf_len);
+        if let Some((at, len)) = self.layout.jump_extents.remove(&slot) {
+            self.layout.jumps.release(at, len);
+        }
         let (entry, extent) = match built {
             Built::Leaf(hop) => {
                 let at = match self.layout.uniform.get(&hop) {
@@ -293,17 +435,39 @@ impl<'a> Placer<'a> {
                     },
                 )
             }
-            Built::Tree { mut nodes, leaves } => {
+            Built::Tree {
+                mut nodes,
+                leaves,
+                mut jumps,
+            } => {
                 let node_len = nodes.len() as u32;
                 let leaf_len = leaves.len() as u32;
+                let jump_len = jumps.len() as u32;
                 let node_at = self.layout.nodes.alloc(node_len);
                 let leaf_at = self.layout.leaves.alloc_in_line(leaf_len);
+                let jump_at = self.layout.jumps.alloc(jump_len);
+                debug_assert!(jumps.is_empty() || leaf_at as usize % LINE_WORDS == 0);
                 for node in &mut nodes {
-                    node.base0 += leaf_at;
-                    node.base1 += node_at;
+                    if node.is_jump() {
+                        node.base1 += jump_at;
+                    } else {
+                        node.base0 += leaf_at;
+                        node.base1 += node_at;
+                    }
+                }
+                for entry in &mut jumps {
+                    *entry += if *entry & DIRECT_NODE != 0 {
+                        node_at
+                    } else {
+                        leaf_at
+                    };
                 }
                 self.write_nodes(node_at, nodes);
                 self.write_leaves(leaf_at, leaves);
+                if !jumps.is_empty() {
+                    self.layout.jump_extents.insert(slot, (jump_at, jump_len));
+                    self.write_jumps(jump_at, jumps);
+                }
                 (
                     DIRECT_NODE | node_at,
                     Extent {
@@ -341,6 +505,25 @@ impl<'a> Placer<'a> {
         }
     }
 
+    fn write_jumps(&mut self, at: u32, jumps: Vec<u32>) {
+        match &mut self.image {
+            Some(image) => {
+                let at = at as usize;
+                if image.direct.len() < at + jumps.len() {
+                    image.direct.resize(at + jumps.len(), 0);
+                }
+                image.direct[at..at + jumps.len()].copy_from_slice(&jumps);
+            }
+            None => {
+                self.delta.jump_spans.push(Span {
+                    at,
+                    len: jumps.len() as u32,
+                });
+                self.delta.jump_data.extend_from_slice(&jumps);
+            }
+        }
+    }
+
     fn write_leaves(&mut self, at: u32, leaves: Vec<u16>) {
         match &mut self.image {
             Some(image) => {
@@ -368,6 +551,7 @@ impl<'a> Placer<'a> {
             None => {
                 self.delta.nodes_len = self.layout.nodes.end;
                 self.delta.leaves_len = self.layout.leaves.end;
+                self.delta.direct_len = self.layout.jumps.end;
                 FibChange::Delta(self.delta)
             }
         }

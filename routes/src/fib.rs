@@ -17,6 +17,15 @@
 //!   a block. A block is at most one line (a node with more than 28 leaf runs stays a node) and
 //!   never crosses one, so the common lookup reads one direct entry and one cache line.
 //!
+//! * *jump tables*, in `direct` after its `2^DIRECT_BITS` top entries: a node whose subtree is
+//!   dense (a million routes under one IPv6 /48) is a *jump node* instead. It has no leaf and no
+//!   child (`vector` and `leafvec` both 0, which no ordinary node has: a position without a
+//!   child always has a leaf run starting at or before it) and `base1` indexes a table of
+//!   `2^JUMP_BITS` entries in `direct`, in the direct-entry format. The next `JUMP_BITS` bits
+//!   pick the entry, so below such a node a lookup ends as a top-level one does: one entry and
+//!   one leaf block, instead of three or four more nodes. IPv4 never has jump nodes (a node
+//!   starts at bit 18 at the earliest, and 18 + 18 + 6 exceeds 32).
+//!
 //! The structure is built elsewhere (`compile`); a replica only ever applies finished pieces
 //! ([`FibChange`]), so applying an update costs a copy, not a recompilation per CPU.
 
@@ -34,6 +43,10 @@ pub(crate) const DIRECT_INDEX: u32 = DIRECT_NODE - 1;
 pub(crate) const BLOCK_HEADER: usize = 4;
 /// The block every table starts with at `leaves[0]`: one run, next hop 0 ("no route").
 pub(crate) const EMPTY_BLOCK: [u16; BLOCK_HEADER + 1] = [1, 0, 0, 0, 0];
+
+/// Bits resolved by one jump table (see the module notes): as many as the direct table, so a
+/// dense region below a jump node is laid out like the top of an IPv4 table.
+pub(crate) const JUMP_BITS: u32 = 18;
 
 /// Marks a key of a batch that has its answer (no node index reaches it: the top bit is the
 /// direct table's node flag).
@@ -156,6 +169,23 @@ pub struct Node {
     pub(crate) base1: u32,
 }
 
+impl Node {
+    /// A jump node: no child and no leaf; `base1` is the start of its jump table in `direct`.
+    pub(crate) const fn jump(table: u32) -> Node {
+        Node {
+            vector: 0,
+            leafvec: 0,
+            base0: 0,
+            base1: table,
+        }
+    }
+
+    /// Whether this is a jump node.
+    pub(crate) fn is_jump(&self) -> bool {
+        self.vector == 0 && self.leafvec == 0
+    }
+}
+
 /// Bits `0..=v` set.
 #[inline(always)]
 fn upto(v: usize) -> u64 {
@@ -227,14 +257,26 @@ impl<K: Key> Fib<K> {
     fn lookup_nodes(&self, index: u32, key: K, mut v: usize) -> u16 {
         let mut offset = K::DIRECT_BITS;
         let mut node = &self.nodes[index as usize];
-        while (node.vector >> v) & 1 != 0 {
-            let rank = (node.vector & upto(v)).count_ones();
-            node = &self.nodes[(node.base1 + rank - 1) as usize];
-            offset += STRIDE;
+        loop {
+            while (node.vector >> v) & 1 != 0 {
+                let rank = (node.vector & upto(v)).count_ones();
+                node = &self.nodes[(node.base1 + rank - 1) as usize];
+                offset += STRIDE;
+                v = key.chunk(offset);
+            }
+            let rank = (node.leafvec & upto(v)).count_ones();
+            if rank != 0 {
+                return self.leaves.get((node.base0 + rank - 1) as usize);
+            }
+            // Rank 0 only at a jump node: its table resolves the next JUMP_BITS bits.
+            let entry = self.direct[node.base1 as usize + key.bits(offset, JUMP_BITS)];
+            offset += JUMP_BITS;
             v = key.chunk(offset);
+            if entry & DIRECT_NODE == 0 {
+                return self.leaves.block_leaf(entry as usize, v);
+            }
+            node = &self.nodes[(entry & DIRECT_INDEX) as usize];
         }
-        let rank = (node.leafvec & upto(v)).count_ones();
-        self.leaves.get((node.base0 + rank - 1) as usize)
     }
 
     /// Looks up several keys at once, interleaving their memory accesses.
@@ -278,18 +320,34 @@ impl<K: Key> Fib<K> {
                 if (n.vector >> v) & 1 != 0 {
                     node[i] = n.base1 + (n.vector & upto(v)).count_ones() - 1;
                     offset[i] += STRIDE;
-                } else {
-                    let rank = (n.leafvec & upto(v)).count_ones();
+                    continue;
+                }
+                let rank = (n.leafvec & upto(v)).count_ones();
+                if rank != 0 {
                     out[i] = self.leaves.get((n.base0 + rank - 1) as usize);
                     node[i] = WALK_DONE;
                     walking -= 1;
+                    continue;
+                }
+                // A jump node, as in `lookup_nodes`.
+                let entry = self.direct[n.base1 as usize + keys[i].bits(offset[i], JUMP_BITS)];
+                offset[i] += JUMP_BITS;
+                if entry & DIRECT_NODE == 0 {
+                    out[i] = self
+                        .leaves
+                        .block_leaf(entry as usize, keys[i].chunk(offset[i]));
+                    node[i] = WALK_DONE;
+                    walking -= 1;
+                } else {
+                    node[i] = entry & DIRECT_INDEX;
                 }
             }
         }
         out
     }
 
-    /// Bytes allocated for the lookup structure (direct table, nodes and leaves).
+    /// Bytes allocated for the lookup structure (direct table and jump tables, nodes and
+    /// leaves).
     pub fn memory_bytes(&self) -> usize {
         self.direct.capacity() * core::mem::size_of::<u32>()
             + self.nodes.capacity() * core::mem::size_of::<Node>()
@@ -299,6 +357,11 @@ impl<K: Key> Fib<K> {
     /// Number of internal nodes and of leaf words (for statistics).
     pub fn counts(&self) -> (usize, usize) {
         (self.nodes.len(), self.leaves.len())
+    }
+
+    /// Number of jump tables.
+    pub fn jump_tables(&self) -> usize {
+        self.nodes.iter().filter(|n| n.is_jump()).count()
     }
 
     /// Applies one compiled change.
@@ -313,6 +376,9 @@ impl<K: Key> Fib<K> {
             FibChange::Delta(delta) => {
                 resize_modestly(&mut self.nodes, delta.nodes_len as usize, Node::default());
                 self.leaves.resize(delta.leaves_len as usize);
+                if delta.direct_len as usize > self.direct.len() {
+                    resize_modestly(&mut self.direct, delta.direct_len as usize, 0);
+                }
                 let mut from = 0;
                 for span in &delta.node_spans {
                     let (at, len) = (span.at as usize, span.len as usize);
@@ -325,7 +391,13 @@ impl<K: Key> Fib<K> {
                     self.leaves.write(at, &delta.leaf_data[from..from + len]);
                     from += len;
                 }
-                // Direct entries last: they are what makes the new pieces reachable.
+                let mut from = 0;
+                for span in &delta.jump_spans {
+                    let (at, len) = (span.at as usize, span.len as usize);
+                    self.direct[at..at + len].copy_from_slice(&delta.jump_data[from..from + len]);
+                    from += len;
+                }
+                // Top-level entries last: they are what makes the new pieces reachable.
                 for &(slot, entry) in &delta.direct {
                     self.direct[slot as usize] = entry;
                 }
@@ -349,6 +421,10 @@ pub struct Span {
 pub struct FibDelta {
     pub(crate) nodes_len: u32,
     pub(crate) leaves_len: u32,
+    /// Length of `direct` with its jump tables.
+    pub(crate) direct_len: u32,
+    pub(crate) jump_spans: Vec<Span>,
+    pub(crate) jump_data: Vec<u32>,
     pub(crate) node_spans: Vec<Span>,
     pub(crate) node_data: Vec<Node>,
     pub(crate) leaf_spans: Vec<Span>,
@@ -361,14 +437,16 @@ impl FibDelta {
     pub fn payload_bytes(&self) -> usize {
         self.node_data.len() * core::mem::size_of::<Node>()
             + self.leaf_data.len() * 2
+            + self.jump_data.len() * 4
             + self.direct.len() * 8
-            + (self.node_spans.len() + self.leaf_spans.len()) * 8
+            + (self.node_spans.len() + self.leaf_spans.len() + self.jump_spans.len()) * 8
     }
 }
 
 /// A whole compiled table, sent after a full (compacting) rebuild.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FibImage {
+    /// Top-level entries, then jump tables.
     pub(crate) direct: Vec<u32>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) leaves: Words,

@@ -21,6 +21,9 @@ pub trait Key: Copy + Ord + Eq + Debug + Default + Send + Sync + 'static {
     /// The `STRIDE` bits starting at bit `offset` (from the top), zero-padded past the end of
     /// the address. `offset` must be below `BITS`.
     fn chunk(self, offset: u32) -> usize;
+    /// The `n` bits starting at bit `offset` (from the top); `offset + n` must not exceed
+    /// `BITS`.
+    fn bits(self, offset: u32, n: u32) -> usize;
     /// The address with every bit past the first `len` cleared.
     fn network(self, len: u8) -> Self;
     /// The address with every bit past the first `len` set.
@@ -43,6 +46,11 @@ macro_rules! impl_key {
             #[inline(always)]
             fn chunk(self, offset: u32) -> usize {
                 ((self << offset) >> (Self::BITS - STRIDE)) as usize
+            }
+
+            #[inline(always)]
+            fn bits(self, offset: u32, n: u32) -> usize {
+                ((self << offset) >> (Self::BITS - n)) as usize
             }
 
             #[inline]
@@ -101,5 +109,9 @@ mod tests {
         assert_eq!(k.chunk(30), 0b110000);
         assert_eq!(k.direct_index(), (k >> 14) as usize);
         assert_eq!(u32::slot_base(k.direct_index()), k.network(18));
+        assert_eq!(k.bits(0, 4), 0b1011);
+        assert_eq!(k.bits(28, 4), 0b0011);
+        let w = 0x2001_0002_0000_00ab_00cd_0000_0000_0000u128;
+        assert_eq!(w.bits(48, 18), (0x00ab_00cd >> 14) as usize);
     }
 }
