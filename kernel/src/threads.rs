@@ -361,6 +361,8 @@ impl Thread<Ctl, ApicDoorbell> for TimerThread {
             if link_check {
                 self.last_link_watch_ns = now;
             }
+            // Lets QEMU's software TLB grow to the working set (see `flush_tlb`).
+            crate::mem::paging::flush_tlb();
             if crate::nic::periodic(percpu::current().index, link_check) {
                 raise_local(WORK_NETISR);
             }

@@ -226,3 +226,18 @@ pub fn translate(va: u64) -> Option<(u64, F)> {
     }
     None
 }
+
+/// Flushes this CPU's TLB by reloading CR3 with its current value (same tables, same map).
+///
+/// The kernel never switches address spaces, so nothing else flushes the TLB. On hardware that
+/// is what one wants; under QEMU's TCG it is not: TCG sizes each vCPU's software TLB only when
+/// the guest flushes it (doubling it while more than 70 % of it is in use, shrinking it when
+/// under 30 % for 100 ms), and otherwise leaves it at its initial 256 entries. A forwarding
+/// working set larger than 1 MiB (a full route table, big state tables) then takes a software
+/// page walk on most accesses. The timer thread calls this every 100 ms: the TCG TLB grows to
+/// fit, and on hardware one refill per 100 ms costs nothing measurable.
+pub fn flush_tlb() {
+    let (frame, flags) = Cr3::read();
+    // SAFETY: the same root table and flags: the address space does not change.
+    unsafe { Cr3::write(frame, flags) };
+}
