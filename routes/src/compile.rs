@@ -87,36 +87,21 @@ impl TreeBuilder {
     /// Fills `nodes[idx]`, a node at bit `offset` whose positions default to `default`, from
     /// the prefixes below it; its children are appended to `nodes` as one contiguous group.
     fn node<K: Key>(&mut self, offset: u32, default: u16, prefixes: &[Entry<K>], idx: usize) {
-        if offset + JUMP_BITS + STRIDE <= K::BITS
-            && prefixes.len() >= JUMP_MIN_BUSY
-            && busy_jump_entries(offset, prefixes) >= JUMP_MIN_BUSY
-        {
-            self.jump(offset, default, prefixes, idx);
-            return;
+        if offset + JUMP_BITS + STRIDE <= K::BITS && prefixes.len() >= JUMP_MIN_BUSY {
+            let busy = runs_below(offset, JUMP_BITS, prefixes);
+            if busy.len() >= JUMP_MIN_BUSY {
+                self.jump(offset, default, prefixes, &busy, idx);
+                return;
+            }
         }
         let end = offset + STRIDE;
         let mut values = [default; 64];
         // Prefixes ending in this node paint their positions, shortest first so longer ones
         // win.
         paint(offset, STRIDE, prefixes, &mut values);
-        // Longer prefixes continue in children; sorted by address, each child's share is one
-        // run.
-        let mut vector = 0u64;
-        let mut groups: Vec<(usize, usize, usize)> = Vec::new(); // (position, from, to)
-        let mut i = 0;
-        while i < prefixes.len() {
-            if u32::from(prefixes[i].1) <= end {
-                i += 1;
-                continue;
-            }
-            let pos = prefixes[i].0.chunk(offset);
-            let from = i;
-            while i < prefixes.len() && prefixes[i].0.chunk(offset) == pos {
-                i += 1;
-            }
-            vector |= 1 << pos;
-            groups.push((pos, from, i));
-        }
+        // Longer prefixes continue in children.
+        let groups = runs_below(offset, STRIDE, prefixes);
+        let vector = groups.iter().fold(0u64, |v, &(pos, _, _)| v | 1 << pos);
         let mut leafvec = 0u64;
         let base0 = self.leaves.len() as u32;
         let mut previous = None;
@@ -146,8 +131,15 @@ impl TreeBuilder {
     }
 
     /// Makes `nodes[idx]` a jump node: its table's entries are compiled like top-level slots,
-    /// `JUMP_BITS` further down.
-    fn jump<K: Key>(&mut self, offset: u32, default: u16, prefixes: &[Entry<K>], idx: usize) {
+    /// `JUMP_BITS` further down; `busy` is `runs_below(offset, JUMP_BITS, prefixes)`.
+    fn jump<K: Key>(
+        &mut self,
+        offset: u32,
+        default: u16,
+        prefixes: &[Entry<K>],
+        busy: &[(usize, usize, usize)],
+        idx: usize,
+    ) {
         let end = offset + JUMP_BITS;
         let mut defaults = vec![default; 1 << JUMP_BITS];
         paint(offset, JUMP_BITS, prefixes, &mut defaults);
@@ -155,21 +147,11 @@ impl TreeBuilder {
         self.jumps.resize(base + defaults.len(), 0);
         self.nodes[idx] = Node::jump(base as u32);
         let mut next = 0;
-        let mut i = 0;
-        while i < prefixes.len() {
-            if u32::from(prefixes[i].1) <= end {
-                i += 1;
-                continue;
-            }
-            let e = prefixes[i].0.bits(offset, JUMP_BITS);
-            let from = i;
-            while i < prefixes.len() && prefixes[i].0.bits(offset, JUMP_BITS) == e {
-                i += 1;
-            }
+        for &(e, from, to) in busy {
             for (s, &hop) in defaults.iter().enumerate().take(e).skip(next) {
                 self.jumps[base + s] = self.uniform(hop);
             }
-            let entry = self.sub_slot(end, defaults[e], &longer(end, &prefixes[from..i]));
+            let entry = self.sub_slot(end, defaults[e], &longer(end, &prefixes[from..to]));
             self.jumps[base + e] = entry;
             next = e + 1;
         }
@@ -248,21 +230,26 @@ fn longer<K: Key>(end: u32, prefixes: &[Entry<K>]) -> Vec<Entry<K>> {
         .collect()
 }
 
-/// How many entries of a jump table at `offset` would hold prefixes longer than it resolves
-/// (`prefixes` sorted by address).
-fn busy_jump_entries<K: Key>(offset: u32, prefixes: &[Entry<K>]) -> usize {
-    let mut busy = 0;
-    let mut last = None;
-    for &(key, len, _) in prefixes {
-        if u32::from(len) > offset + JUMP_BITS {
-            let e = key.bits(offset, JUMP_BITS);
-            if last != Some(e) {
-                busy += 1;
-                last = Some(e);
-            }
+/// The runs of `prefixes` (sorted by address) that continue past bit `offset + bits`, as
+/// (value of the `bits` bits at `offset`, from, to). A run holds every prefix with that value,
+/// shorter ones included; callers keep the longer ones with [`longer`].
+fn runs_below<K: Key>(offset: u32, bits: u32, prefixes: &[Entry<K>]) -> Vec<(usize, usize, usize)> {
+    let end = offset + bits;
+    let mut runs = Vec::new();
+    let mut i = 0;
+    while i < prefixes.len() {
+        if u32::from(prefixes[i].1) <= end {
+            i += 1;
+            continue;
         }
+        let value = prefixes[i].0.bits(offset, bits);
+        let from = i;
+        while i < prefixes.len() && prefixes[i].0.bits(offset, bits) == value {
+            i += 1;
+        }
+        runs.push((value, from, i));
     }
-    busy
+    runs
 }
 
 /// First-fit-by-exact-size allocator over one array of the table.
