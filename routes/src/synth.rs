@@ -125,6 +125,14 @@ pub fn table(
     out
 }
 
+/// `a.b.c.d/n` as `2001:2:0:ab:cd::/(48+n)`: an IPv4 table moved under the IPv6 benchmarking
+/// /48 keeps its shape and becomes a table as dense as IPv6 tables get (a million routes below
+/// one /48), whose destinations stay inside 2001:2::/48.
+pub fn embed_under_v6_bench(net: Ipv4Net) -> Ipv6Net {
+    let bits = (0x2001_0002_0000u128 << 80) | (u128::from(net.network().to_bits()) << 48);
+    Ipv6Net::new_assert(Ipv6Addr::from_bits(bits), 48 + net.prefix_len())
+}
+
 /// A random address inside `net`, as an integer (IPv4 in the low 32 bits).
 pub fn inside(rng: &mut Rng, net: IpNet) -> u128 {
     let (base, host) = match net {

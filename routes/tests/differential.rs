@@ -258,10 +258,19 @@ fn ipv6_differential_over_table_sizes() {
 
 /// Mostly prefixes under 2001:2::/48 with today's IPv4 length mix below it (a /24 becoming a
 /// /72), the shape of the VM benchmark's full IPv6 table: dense enough that the compiler
-/// resolves the bits below the /48 with a jump table.
+/// resolves the bits below the /48 with a jump table, with a few crowded jump-table entries.
 fn dense_v6_prefix(rng: &mut SmallRng, existing: &[(u128, u8)]) -> (u128, u8) {
     if rng.gen_bool(0.1) {
         return V6.random_prefix(rng, existing);
+    }
+    if rng.gen_bool(0.05) {
+        // A few jump-table entries (each a /66) crowded unevenly with /67-/72s: from small
+        // blocks to nodes with more leaf runs than a block's line holds.
+        let i = rng.gen_range(0..64u128);
+        let slot = (rng.gen_range(0..=i) * 0x9e37) & 0x3_ffff;
+        let len = 66 + rng.gen_range(1..=6);
+        let key = (0x2001_0002_0000u128 << 80) | (slot << 62) | (rng.gen::<u128>() >> 66);
+        return (key & V6.mask(len), len);
     }
     let below = match rng.gen_range(0..20) {
         0 => rng.gen_range(1..=18),
