@@ -98,6 +98,7 @@ commands:
   ping [-c N] [-i S] ADDR   ping an IPv4 address from the router
   route add|delete|change|get ...   change or query the routing table (route(8) syntax)
   route show           the routing table (as netstat -rn)
+  route bench [COUNT]  time COUNT lookups per family on CPU 0's replica
   netstat -i           per-interface packet counters
   netstat -F           TCP flow openings (SYN, SYN-ACK) seen by each CPU
   netstat -Q           per-CPU netisr counters

@@ -326,6 +326,10 @@ fn apply_pending(rt: &mut Rt<'_>, from: u16) {
 
 /// The `route` console command (from a thread on CPU 0 owning port `from`).
 pub fn route_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>, from: u16) {
+    if args.first() == Some(&"bench") {
+        bench_command(&args[1..], out, rt, from);
+        return;
+    }
     let line = args.join(" ");
     let r = {
         let mut m = MASTER.lock();
@@ -339,6 +343,143 @@ pub fn route_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>, from: 
     }
     // The lock is released: other CPUs may look at nothing of the master while applying.
     apply_pending(rt, from);
+}
+
+/// Destinations for `route bench`: random addresses inside random routes of the table, so
+/// that lookups spread over the whole table as a flood to random routed hosts does.
+pub struct BenchKeys {
+    pub v4: Vec<core::net::Ipv4Addr>,
+    pub v6: Vec<core::net::Ipv6Addr>,
+}
+
+/// Keys that stay in the caches: the first few of a family's list, over and over.
+const BENCH_HOT_KEYS: usize = 64;
+
+/// `route bench [COUNT]`: times COUNT lookups per family on CPU 0's replica, through the
+/// netisr's lookup code, for keys spread over the table and for a few keys repeated (the
+/// difference is what cache and TLB misses cost on this machine).
+fn bench_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>, from: u16) {
+    let count = match args.first().map(|a| a.parse::<usize>()) {
+        None => 1 << 20,
+        Some(Ok(n)) if (1..=1 << 24).contains(&n) => n,
+        Some(_) => {
+            let _ = writeln!(out, "usage: route bench [COUNT], COUNT in 1..=16777216");
+            return;
+        }
+    };
+    let keys = {
+        let m = MASTER.lock();
+        let Some(t) = m.as_ref() else {
+            let _ = writeln!(out, "route: the routing table is not set up");
+            return;
+        };
+        // The keys, and the route lists they are drawn from, must fit in the free heap with
+        // room to spare: running out of heap stops the kernel.
+        let (size, used) = crate::mem::heap::stats();
+        let need = count * (4 + 16) + t.rib().len() * core::mem::size_of::<IpNet>();
+        if need > size.saturating_sub(used) / 2 {
+            let _ = writeln!(
+                out,
+                "route bench: {count} keys need about {} KiB, more than half of the {} KiB \
+                 of free heap; try a smaller COUNT",
+                need / 1024,
+                size.saturating_sub(used) / 1024
+            );
+            return;
+        }
+        let mut rng = routes::synth::Rng::new(0x5eed);
+        let nets4: Vec<IpNet> = t.rib().routes_v4().map(|r| r.dest).collect();
+        let nets6: Vec<IpNet> = t.rib().routes_v6().map(|r| r.dest).collect();
+        let mut pick = |nets: &[IpNet]| -> Vec<u128> {
+            if nets.is_empty() {
+                return Vec::new();
+            }
+            (0..count)
+                .map(|_| {
+                    let n = nets[rng.below(nets.len() as u64) as usize];
+                    routes::synth::inside(&mut rng, n)
+                })
+                .collect()
+        };
+        let v4 = pick(&nets4);
+        let v6 = pick(&nets6);
+        BenchKeys {
+            v4: v4
+                .into_iter()
+                .map(|k| core::net::Ipv4Addr::from_bits(k as u32))
+                .collect(),
+            v6: v6.into_iter().map(core::net::Ipv6Addr::from_bits).collect(),
+        }
+    };
+    out.write_str(&crate::threads::lookup_bench(rt, from, Arc::new(keys)))
+        .ok();
+}
+
+/// Runs `route bench` on this CPU's replica: nanoseconds per lookup, spread and hot.
+pub fn bench_lookups(replica: &core::cell::RefCell<Replica>, keys: &BenchKeys) -> String {
+    use netstack::forward::RouteLookup;
+    let lookup = Lookup::new(replica, cpu_has_popcnt());
+    let hz = crate::arch::time::tsc_hz().max(1);
+    let ns = |cycles: u64, n: usize| cycles as f64 * 1e9 / hz as f64 / n.max(1) as f64;
+    let mut text = String::new();
+    fn time<T: Copy>(keys: &[T], rounds: usize, f: impl Fn(T) -> bool) -> (u64, usize) {
+        let t0 = crate::arch::rdtsc();
+        let mut found = 0;
+        for _ in 0..rounds {
+            for &k in keys {
+                found += usize::from(f(core::hint::black_box(k)));
+            }
+        }
+        (crate::arch::rdtsc() - t0, found)
+    }
+    let mut report = |fam: &str, n: usize, spread: (u64, usize), hot: (u64, usize), hot_n| {
+        let _ = writeln!(
+            text,
+            "{fam}: {n} lookups spread over the table: {:.1} ns each ({} routed); \
+             the first {BENCH_HOT_KEYS} keys over and over: {:.1} ns each",
+            ns(spread.0, n),
+            spread.1,
+            ns(hot.0, hot_n),
+        );
+    };
+    for v6 in [false, true] {
+        let n = if v6 { keys.v6.len() } else { keys.v4.len() };
+        if n == 0 {
+            continue;
+        }
+        // Untimed warm-up with the timer thread's periodic TLB reload (it cannot run while
+        // this does), so that QEMU's soft TLB has grown as it has while forwarding.
+        for chunk in 0..n.div_ceil(1 << 16) {
+            let range = chunk << 16..n.min((chunk + 1) << 16);
+            let mut found = 0usize;
+            for i in range {
+                found += usize::from(if v6 {
+                    lookup.lookup_v6(keys.v6[i]).is_some()
+                } else {
+                    lookup.lookup_v4(keys.v4[i]).is_some()
+                });
+            }
+            core::hint::black_box(found);
+            crate::mem::paging::flush_tlb();
+        }
+        let hot_keys = n.min(BENCH_HOT_KEYS);
+        let rounds = (n / hot_keys).max(1);
+        let (spread, hot) = if v6 {
+            let f = |k| lookup.lookup_v6(k).is_some();
+            (time(&keys.v6, 1, f), time(&keys.v6[..hot_keys], rounds, f))
+        } else {
+            let f = |k| lookup.lookup_v4(k).is_some();
+            (time(&keys.v4, 1, f), time(&keys.v4[..hot_keys], rounds, f))
+        };
+        report(
+            if v6 { "inet6" } else { "inet" },
+            n,
+            spread,
+            hot,
+            hot_keys * rounds,
+        );
+    }
+    text
 }
 
 /// `netstat -rn`.

@@ -124,6 +124,8 @@ pub enum Ctl {
     },
     /// Reply [`Ctl::Stats`] with your router's counters.
     RouterStats,
+    /// `route bench`: time lookups of these keys on your replica; reply [`Ctl::Text`].
+    LookupBench(Arc<crate::rtable::BenchKeys>),
     Stats(Option<Box<netstack::forward::RouterStats>>),
 }
 
@@ -285,6 +287,10 @@ impl Thread<Ctl, ApicDoorbell> for Control {
                             u8::from(*synack)
                         );
                     }
+                    rt.reply(reply, Ctl::Text(text));
+                }
+                Incoming::Request(reply, Ctl::LookupBench(keys)) => {
+                    let text = crate::rtable::bench_lookups(&self.routes, &keys);
                     rt.reply(reply, Ctl::Text(text));
                 }
                 Incoming::Request(reply, Ctl::RouterStats) => {
@@ -611,6 +617,21 @@ pub fn router_stats(
             _ => None,
         })
         .collect()
+}
+
+/// `route bench`: has CPU 0's control thread time lookups of `keys` on its replica.
+pub fn lookup_bench(
+    rt: &mut Rt<'_>,
+    from: u16,
+    keys: Arc<crate::rtable::BenchKeys>,
+) -> alloc::string::String {
+    let tag = rt
+        .cpu()
+        .request(control_port(0), from, Ctl::LookupBench(keys), |_| {});
+    match rt.wait_reply(from, tag) {
+        Ctl::Text(t) => t,
+        _ => "route bench: no answer from CPU 0\n".into(),
+    }
 }
 
 /// An endpoint of a logged flow: IPv4 (12 zero bytes after the address) or IPv6, and port.

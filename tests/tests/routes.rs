@@ -114,6 +114,21 @@ fn large_route_file_loads() {
         out.contains("destination: 11.1.2.0") && out.contains("gateway: 198.18.1.7"),
         "{out}"
     );
+    // `route bench`: every key is drawn from inside a route, so every lookup must find one.
+    let out = q
+        .run_command("route bench 20000", Duration::from_secs(120))
+        .unwrap();
+    assert!(
+        out.contains("inet: 20000 lookups spread over the table") && out.contains("(20000 routed)"),
+        "{out}"
+    );
+    for line in out.lines().filter(|l| l.starts_with("inet")) {
+        assert!(line.contains("(20000 routed)"), "{out}");
+    }
+    let out = q
+        .run_command("route bench 0", Duration::from_secs(60))
+        .unwrap();
+    assert!(out.contains("usage: route bench [COUNT]"), "{out}");
 }
 
 #[test]

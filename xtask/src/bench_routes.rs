@@ -24,7 +24,7 @@
 //! longest-prefix match over the generated routes gives.
 
 use crate::Result;
-use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use ipnet::{IpNet, Ipv4Net};
 use routes::synth;
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -87,12 +87,6 @@ fn gateway6(n: u16) -> Ipv6Addr {
     Ipv6Addr::new(0x2001, 2, 0, 1, 0, 0, 0, 1 + n)
 }
 
-/// `a.b.c.d/n` as `2001:2:0:ab:cd::/(48+n)`.
-fn embed(net: Ipv4Net) -> Ipv6Net {
-    let bits = (0x2001_0002_0000u128 << 80) | (u128::from(net.network().to_bits()) << 48);
-    Ipv6Net::new_assert(Ipv6Addr::from_bits(bits), 48 + net.prefix_len())
-}
-
 /// The generated routes of both tables and the destinations of both floods.
 struct Tables {
     /// (prefix, gateway number 1..=GATEWAYS) of the full table, both families.
@@ -139,7 +133,7 @@ fn tables(prefixes: usize) -> Tables {
     let v6: Vec<(IpNet, u16)> = synth::table(false, prefixes, 6, GATEWAYS, |_| true)
         .into_iter()
         .map(|(n, g)| match n {
-            IpNet::V4(n) => (IpNet::V6(embed(n)), g),
+            IpNet::V4(n) => (IpNet::V6(synth::embed_under_v6_bench(n)), g),
             IpNet::V6(_) => unreachable!("an IPv4 table"),
         })
         .collect();
@@ -196,6 +190,8 @@ struct Figures {
     ready_s: Option<f64>,
     /// Heap in use after boot (KiB), from `meminfo`.
     heap_kib: Option<u64>,
+    /// `route bench` in the guest: ns per IPv6 lookup, spread over the table and hot.
+    lookup6_ns: Option<(f64, f64)>,
 }
 
 impl Figures {
@@ -208,6 +204,10 @@ impl Figures {
         self.v6 = best(self.v6, o.v6);
         self.ready_s = self.ready_s.or(o.ready_s);
         self.heap_kib = self.heap_kib.or(o.heap_kib);
+        self.lookup6_ns = match (self.lookup6_ns, o.lookup6_ns) {
+            (Some(a), Some(b)) if b.0 < a.0 => Some(b),
+            (a, b) => a.or(b),
+        };
     }
 }
 
@@ -302,6 +302,12 @@ fn measure(
                 .parse()
                 .ok()
         });
+    // In-guest lookup timing on CPU 0's replica (keys spread over the table, and hot keys).
+    let bench = top
+        .qemu
+        .run_command("route bench", Duration::from_secs(600))?;
+    eprintln!("  route bench: {}", bench.trim_end());
+    let lookup6_ns = lookup_ns(&bench, "inet6");
     if !top.ping(&lan, wan.addr4(), 2) || !top.ping(&lan, wan.addr6(), 2) {
         return Err(format!("{label} table: no ping through the router"));
     }
@@ -323,14 +329,30 @@ fn measure(
             None
         }
     };
-    let v4 = spray(&t.dst4, "IPv4");
-    let v6 = spray(&t.dst6, "IPv6");
+    let (v4, v6) = if o.secs == 0 {
+        (None, None)
+    } else {
+        (spray(&t.dst4, "IPv4"), spray(&t.dst6, "IPv6"))
+    };
     Ok(Figures {
         v4,
         v6,
         ready_s: Some(ready_s),
         heap_kib,
+        lookup6_ns,
     })
+}
+
+/// The two figures of a family's `route bench` line: ns per lookup spread over the table,
+/// and for hot keys.
+fn lookup_ns(text: &str, family: &str) -> Option<(f64, f64)> {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&format!("{family}:")))?;
+    let mut figures = line
+        .split(" ns each")
+        .filter_map(|part| part.rsplit(' ').next()?.parse::<f64>().ok());
+    Some((figures.next()?, figures.next()?))
 }
 
 pub fn run(o: &Opts) -> Result<()> {
@@ -416,6 +438,17 @@ fn print_rows(o: &Opts, t: &Tables, rows: &[Row]) {
             mib(s.heap_kib),
             mib(f.heap_kib)
         );
+        let ns = |v: Option<(f64, f64)>| {
+            v.map_or("-".into(), |(spread, hot)| {
+                format!("{spread:.0} ns spread, {hot:.0} ns hot")
+            })
+        };
+        println!(
+            "{:<12} IPv6 lookup in the guest (route bench): small {}, full {}",
+            nic.name,
+            ns(s.lookup6_ns),
+            ns(f.lookup6_ns)
+        );
     }
     println!(
         "small table: connected routes + {V4_TRAFFIC} and 2001:2::/48 via the wan side; \
@@ -447,6 +480,9 @@ fn write_json(path: &Path, o: &Opts, t: &Tables, rows: &[Row]) -> Result<()> {
                     "small_ready_s": num(s.ready_s),
                     "full_ready_s": num(f.ready_s),
                     "full_heap_kib": f.heap_kib,
+                    "small_lookup6_ns": num(s.lookup6_ns.map(|v| v.0)),
+                    "full_lookup6_ns": num(f.lookup6_ns.map(|v| v.0)),
+                    "full_lookup6_hot_ns": num(f.lookup6_ns.map(|v| v.1)),
                 })
             })
         })
@@ -472,13 +508,25 @@ fn write_json(path: &Path, o: &Opts, t: &Tables, rows: &[Row]) -> Result<()> {
 #[cfg(test)]
 mod tests_ {
     use super::*;
+    use ipnet::Ipv6Net;
 
     #[test]
     fn embedding_keeps_the_ipv4_prefix_under_the_benchmark_range() {
-        let e = embed("203.0.113.0/24".parse().unwrap());
+        let e = synth::embed_under_v6_bench("203.0.113.0/24".parse().unwrap());
         assert_eq!(e.to_string(), "2001:2:0:cb00:7100::/72");
         let range: Ipv6Net = "2001:2::/48".parse().unwrap();
         assert!(range.contains(&e));
+    }
+
+    #[test]
+    fn route_bench_lines_parse() {
+        let text = "inet: 1048576 lookups spread over the table: 101.5 ns each (1048576 routed); \
+                    the first 64 keys over and over: 40.2 ns each\n\
+                    inet6: 1048576 lookups spread over the table: 250.0 ns each (1048576 routed); \
+                    the first 64 keys over and over: 90.0 ns each\n";
+        assert_eq!(lookup_ns(text, "inet6"), Some((250.0, 90.0)));
+        assert_eq!(lookup_ns(text, "inet"), Some((101.5, 40.2)));
+        assert_eq!(lookup_ns("nothing", "inet"), None);
     }
 
     #[test]

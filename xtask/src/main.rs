@@ -109,7 +109,7 @@ enum BenchCmd {
     /// in the same VM, 64-byte UDP to destinations spread over the table, and the ratio
     /// (needs root: namespaces and taps).
     Routes {
-        /// Seconds per measurement.
+        /// Seconds per measurement (0: only the in-guest lookup timing, `route bench`).
         #[arg(long, default_value_t = 5)]
         secs: u32,
         /// vCPUs of the VM.
