@@ -399,6 +399,19 @@ impl Qemu {
         loop {
             match self.child.try_wait() {
                 Ok(Some(st)) => {
+                    // QEMU is gone, but the threads pumping its stdout and stderr may not have
+                    // read the last bytes yet (the fault report before an exit): wait for both
+                    // to reach end of file, which the exit makes immediate.
+                    let (lock, cv) = &*self.out;
+                    let mut o = lock.lock().expect("output lock");
+                    let drained = Instant::now() + Duration::from_secs(5);
+                    while !o.closed && Instant::now() < drained {
+                        o = cv
+                            .wait_timeout(o, Duration::from_millis(20))
+                            .expect("output lock")
+                            .0;
+                    }
+                    drop(o);
                     return match st.code() {
                         Some(EXIT_PASS) => Verdict::Pass,
                         Some(EXIT_FAIL) => Verdict::Fail,
