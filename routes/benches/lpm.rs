@@ -1,5 +1,6 @@
 //! Lookup speed, size, build and update time of the Poptrie replica on a synthetic full IPv4
-//! table (1M prefixes) and IPv6 table (200k), next to `prefix-trie` from crates.io.
+//! table (1M prefixes), an IPv6 table (200k) and the VM benchmark's dense IPv6 table (the 1M
+//! IPv4 table moved under 2001:2::/48), next to `prefix-trie` from crates.io.
 //!
 //! `cargo bench -p routes` runs the full sizes; `cargo bench -p routes -- --quick` a tenth.
 //! Lookups are single-threaded (figures are per core), measured for the build's instruction set
