@@ -419,67 +419,59 @@ fn bench_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>, from: u16)
 pub fn bench_lookups(replica: &core::cell::RefCell<Replica>, keys: &BenchKeys) -> String {
     use netstack::forward::RouteLookup;
     let lookup = Lookup::new(replica, cpu_has_popcnt());
+    let mut text = String::new();
+    let v4 = bench_family(&keys.v4, |k| lookup.lookup_v4(k).is_some());
+    let v6 = bench_family(&keys.v6, |k| lookup.lookup_v6(k).is_some());
+    for (fam, figures) in [("inet", v4), ("inet6", v6)] {
+        if let Some((spread_ns, routed, hot_ns)) = figures {
+            let _ = writeln!(
+                text,
+                "{fam}: {} lookups spread over the table: {spread_ns:.1} ns each ({routed} \
+                 routed); the first {BENCH_HOT_KEYS} keys over and over: {hot_ns:.1} ns each",
+                if fam == "inet" {
+                    keys.v4.len()
+                } else {
+                    keys.v6.len()
+                },
+            );
+        }
+    }
+    text
+}
+
+/// One family of `route bench`: ns per lookup over all `keys`, how many were routed, and ns
+/// per lookup of the first [`BENCH_HOT_KEYS`] keys repeated; `None` without keys.
+fn bench_family<T: Copy>(keys: &[T], lookup: impl Fn(T) -> bool) -> Option<(f64, usize, f64)> {
+    if keys.is_empty() {
+        return None;
+    }
     let hz = crate::arch::time::tsc_hz().max(1);
     let ns = |cycles: u64, n: usize| cycles as f64 * 1e9 / hz as f64 / n.max(1) as f64;
-    let mut text = String::new();
-    fn time<T: Copy>(keys: &[T], rounds: usize, f: impl Fn(T) -> bool) -> (u64, usize) {
+    let timed = |keys: &[T], rounds: usize| {
         let t0 = crate::arch::rdtsc();
-        let mut found = 0;
+        let mut found = 0usize;
         for _ in 0..rounds {
             for &k in keys {
-                found += usize::from(f(core::hint::black_box(k)));
+                found += usize::from(lookup(core::hint::black_box(k)));
             }
         }
         (crate::arch::rdtsc() - t0, found)
-    }
-    let mut report = |fam: &str, n: usize, spread: (u64, usize), hot: (u64, usize), hot_n| {
-        let _ = writeln!(
-            text,
-            "{fam}: {n} lookups spread over the table: {:.1} ns each ({} routed); \
-             the first {BENCH_HOT_KEYS} keys over and over: {:.1} ns each",
-            ns(spread.0, n),
-            spread.1,
-            ns(hot.0, hot_n),
-        );
     };
-    for v6 in [false, true] {
-        let n = if v6 { keys.v6.len() } else { keys.v4.len() };
-        if n == 0 {
-            continue;
-        }
-        // Untimed warm-up with the timer thread's periodic TLB reload (it cannot run while
-        // this does), so that QEMU's soft TLB has grown as it has while forwarding.
-        for chunk in 0..n.div_ceil(1 << 16) {
-            let range = chunk << 16..n.min((chunk + 1) << 16);
-            let mut found = 0usize;
-            for i in range {
-                found += usize::from(if v6 {
-                    lookup.lookup_v6(keys.v6[i]).is_some()
-                } else {
-                    lookup.lookup_v4(keys.v4[i]).is_some()
-                });
-            }
-            core::hint::black_box(found);
-            crate::mem::paging::flush_tlb();
-        }
-        let hot_keys = n.min(BENCH_HOT_KEYS);
-        let rounds = (n / hot_keys).max(1);
-        let (spread, hot) = if v6 {
-            let f = |k| lookup.lookup_v6(k).is_some();
-            (time(&keys.v6, 1, f), time(&keys.v6[..hot_keys], rounds, f))
-        } else {
-            let f = |k| lookup.lookup_v4(k).is_some();
-            (time(&keys.v4, 1, f), time(&keys.v4[..hot_keys], rounds, f))
-        };
-        report(
-            if v6 { "inet6" } else { "inet" },
-            n,
-            spread,
-            hot,
-            hot_keys * rounds,
-        );
+    // Untimed warm-up with the timer thread's periodic TLB reload (it cannot run while this
+    // does), so that QEMU's soft TLB has grown as it has while forwarding.
+    for chunk in keys.chunks(1 << 16) {
+        core::hint::black_box(timed(chunk, 1));
+        crate::mem::paging::flush_tlb();
     }
-    text
+    let (spread, routed) = timed(keys, 1);
+    let hot = &keys[..keys.len().min(BENCH_HOT_KEYS)];
+    let rounds = (keys.len() / hot.len()).max(1);
+    let (hot_cycles, _) = timed(hot, rounds);
+    Some((
+        ns(spread, keys.len()),
+        routed,
+        ns(hot_cycles, hot.len() * rounds),
+    ))
 }
 
 /// `netstat -rn`.
