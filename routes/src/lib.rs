@@ -71,8 +71,8 @@
 //! burst's lookups cost more than it saved (6 % of the forwarding rate). Jump tables keep an
 //! index of `u32` entries in front of packed blocks: fixed half-line slots found by arithmetic
 //! (one cache line instead of two dependent ones) were tried and were slower on the host's
-//! dense-table benchmark (16.8 against 19.5 M lookups/s; the 1 MiB index mostly stays in
-//! the L2 cache) and 24 % bigger. On a full IPv4 table the replica is about
+//! dense-table benchmark (16.8 against 19.5 M lookups/s; likely because the 1 MiB index
+//! mostly stays in the L2 cache, which was not measured) and 24 % bigger. On a full IPv4 table the replica is about
 //! 7 MB, so page size matters too: the kernel's heap is on 2 MiB pages, and the benchmark gives
 //! its large allocations transparent huge pages to match.
 //!
