@@ -1,20 +1,26 @@
 //! Per-CPU neighbour caches: ARP for IPv4, NDP for IPv6 (one generic table, keyed by
 //! (interface index, address)).
 //!
+//! A lookup per forwarded packet must not grow with the number of neighbours (a router with
+//! many gateways), so the table is a hash map; listings sort their entries.
+//!
 //! The timers follow FreeBSD's defaults: a resolved entry lives [`REACHABLE_NS`] (20 min,
 //! `net.link.ether.inet.max_age`); an unresolved one is re-solicited every [`RETRY_NS`]
 //! and given up after [`MAX_TRIES`] solicitations, and holds at most [`MAX_HOLD`] packets
 //! meanwhile (`net.link.ether.inet.maxhold`, raised from FreeBSD's 1 to 16 so a burst is
 //! not lost). Time comes in as `now_ns`; there is no clock in here.
 
-use alloc::collections::{BTreeMap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
+use core::hash::Hash;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::buf::PacketBuf;
 use crate::device::MacAddr;
 use crate::iface::Interface;
+
+type Map<A> = hashbrown::HashMap<(usize, A), NeighEntry>;
 
 /// Lifetime of a resolved entry.
 pub const REACHABLE_NS: u64 = 1200 * 1_000_000_000;
@@ -68,7 +74,7 @@ pub struct TickWork<A> {
 /// A neighbour cache for one address family.
 #[derive(Debug)]
 pub struct NeighCache<A> {
-    map: BTreeMap<(usize, A), NeighEntry>,
+    map: Map<A>,
 }
 
 /// The ARP cache.
@@ -76,15 +82,13 @@ pub type ArpCache = NeighCache<Ipv4Addr>;
 /// The NDP neighbour cache.
 pub type NdCache = NeighCache<Ipv6Addr>;
 
-impl<A: Ord + Copy> Default for NeighCache<A> {
+impl<A: Ord + Hash + Copy> Default for NeighCache<A> {
     fn default() -> Self {
-        NeighCache {
-            map: BTreeMap::new(),
-        }
+        NeighCache { map: Map::new() }
     }
 }
 
-impl<A: Ord + Copy> NeighCache<A> {
+impl<A: Ord + Hash + Copy> NeighCache<A> {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
@@ -92,7 +96,9 @@ impl<A: Ord + Copy> NeighCache<A> {
 
     /// Entries, in (interface, address) order.
     pub fn entries(&self) -> impl Iterator<Item = (usize, A, &NeighEntry)> {
-        self.map.iter().map(|(&(i, a), e)| (i, a, e))
+        let mut all: Vec<_> = self.map.iter().map(|(&(i, a), e)| (i, a, e)).collect();
+        all.sort_unstable_by_key(|&(i, a, _)| (i, a));
+        all.into_iter()
     }
 
     /// Number of entries (resolved or not).
@@ -122,6 +128,9 @@ impl<A: Ord + Copy> NeighCache<A> {
     /// Finds the MAC for a packet to `addr` on `ifx`, or holds the packet until the
     /// neighbour answers.
     pub fn resolve(&mut self, now_ns: u64, ifx: usize, addr: A, buf: PacketBuf) -> Resolve {
+        if let Some(mac) = self.lookup(now_ns, ifx, addr) {
+            return Resolve::Ready(mac, buf);
+        }
         let e = self.map.entry((ifx, addr)).or_insert(NeighEntry {
             mac: None,
             state: NeighState::Incomplete {
@@ -130,14 +139,7 @@ impl<A: Ord + Copy> NeighCache<A> {
             },
             hold: VecDeque::new(),
         });
-        match e.state {
-            NeighState::Reachable { expires_ns } if now_ns < expires_ns => {
-                if let Some(mac) = e.mac {
-                    return Resolve::Ready(mac, buf);
-                }
-            }
-            _ => {}
-        }
+        // Not usable (the fast path above failed): incomplete, expired, or new.
         let solicit = match e.state {
             NeighState::Incomplete { tries, .. } if tries > 0 => false,
             _ => {
@@ -218,6 +220,9 @@ impl<A: Ord + Copy> NeighCache<A> {
                 _ => {}
             }
         }
+        // The map's order is arbitrary; the work comes out in (interface, address) order.
+        work.solicit.sort_unstable();
+        gone.sort_unstable();
         for (ifx, addr) in gone {
             let held = self.remove(ifx, addr);
             if !held.is_empty() {
