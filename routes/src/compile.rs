@@ -12,7 +12,7 @@ use alloc::vec::Vec;
 
 use crate::fib::{
     block_header, FibChange, FibDelta, FibImage, Node, Span, Words, BLOCK_HEADER, DIRECT_NODE,
-    EMPTY_BLOCK, JUMP_BITS, LINE_WORDS,
+    EMPTY_BLOCK, JUMP_BITS, LINE_WORDS, SLOT_LEAVES, SLOT_WORDS,
 };
 use crate::key::{Key, STRIDE};
 
@@ -26,20 +26,17 @@ pub(crate) enum Built {
     Leaf(u16),
     /// One node without children, stored inline in `leaves` (header + leaves).
     Block(Vec<u16>),
-    /// A node tree: `nodes[0]` is the root. Jump nodes index `jumps`, whose entries are in the
-    /// direct-entry format (blocks in `leaves`, which then sit line-aligned relative to its
-    /// start, or `DIRECT_NODE` + an index in `nodes`).
-    Tree {
-        nodes: Vec<Node>,
-        leaves: Vec<u16>,
-        jumps: Vec<u32>,
-    },
+    /// A node tree: `nodes[0]` is the root. Jump nodes point at their slots in `leaves`
+    /// (which must then be placed on a line boundary); link slots hold direct-format entries
+    /// (a block in `leaves` or `DIRECT_NODE` + an index in `nodes`), relative like the rest.
+    Tree { nodes: Vec<Node>, leaves: Vec<u16> },
 }
 
-/// A node becomes a jump node when at least this many of its jump table's entries would hold
-/// longer prefixes: a sixteenth of the table (1 MiB of `u32`), so that a jump table costs at
-/// most 64 bytes per prefix it serves.
-pub(crate) const JUMP_MIN_BUSY: usize = 1 << (JUMP_BITS - 4);
+/// A node becomes a jump node when at least this many of its jump table's slots would hold
+/// longer prefixes: an eighth of the table (8 MiB of half-line slots), so that a jump table
+/// costs at most 256 bytes per prefix it serves. Such density only happens in synthetic tables
+/// (a whole IPv4-sized table under one IPv6 /48, as the VM benchmark builds).
+pub(crate) const JUMP_MIN_BUSY: usize = 1 << (JUMP_BITS - 3);
 
 /// Compiles one slot: `default` is the next hop of the longest prefix of at most `DIRECT_BITS`
 /// covering the slot, `prefixes` the longer ones inside it, sorted by (address, length).
@@ -52,16 +49,10 @@ pub(crate) fn build_slot<K: Key>(default: u16, prefixes: &[Entry<K>]) -> Built {
     t.node(K::DIRECT_BITS, default, prefixes, 0);
     let root = t.nodes[0];
     // A block must fit one cache line; a node with more leaf runs stays a (one-node) tree.
-    if t.nodes.len() > 1 || !t.jumps.is_empty() || BLOCK_HEADER + t.leaves.len() > LINE_WORDS {
-        if !t.jumps.is_empty() {
-            // Longer than a line, the leaves are placed on a line boundary, which keeps the
-            // blocks inside them within lines.
-            t.leaves.resize(t.leaves.len().max(LINE_WORDS + 1), 0);
-        }
+    if t.nodes.len() > 1 || BLOCK_HEADER + t.leaves.len() > LINE_WORDS {
         return Built::Tree {
             nodes: t.nodes,
             leaves: t.leaves,
-            jumps: t.jumps,
         };
     }
     if root.leafvec.count_ones() == 1 {
@@ -78,9 +69,6 @@ pub(crate) fn build_slot<K: Key>(default: u16, prefixes: &[Entry<K>]) -> Built {
 struct TreeBuilder {
     nodes: Vec<Node>,
     leaves: Vec<u16>,
-    jumps: Vec<u32>,
-    /// Next hop → its one-leaf block in `leaves`, shared by the jump entries of that hop.
-    uniform: BTreeMap<u16, u32>,
 }
 
 impl TreeBuilder {
@@ -143,26 +131,30 @@ impl TreeBuilder {
         let end = offset + JUMP_BITS;
         let mut defaults = vec![default; 1 << JUMP_BITS];
         paint(offset, JUMP_BITS, prefixes, &mut defaults);
-        let base = self.jumps.len();
-        self.jumps.resize(base + defaults.len(), 0);
+        // The slots start on a line, so that every slot is half a line.
+        let base = self.leaves.len().next_multiple_of(LINE_WORDS);
+        self.leaves.resize(base + (SLOT_WORDS << JUMP_BITS), 0);
         self.nodes[idx] = Node::jump(base as u32);
-        let mut next = 0;
-        for &(e, from, to) in busy {
-            for (s, &hop) in defaults.iter().enumerate().take(e).skip(next) {
-                self.jumps[base + s] = self.uniform(hop);
-            }
-            let entry = self.sub_slot(end, defaults[e], &longer(end, &prefixes[from..to]));
-            self.jumps[base + e] = entry;
-            next = e + 1;
-        }
-        for (s, &hop) in defaults.iter().enumerate().skip(next) {
-            self.jumps[base + s] = self.uniform(hop);
+        let mut busy = busy.iter().peekable();
+        for (s, &hop) in defaults.iter().enumerate() {
+            let words = match busy.next_if(|&&(e, _, _)| e == s) {
+                Some(&(_, from, to)) => self.sub_slot(end, hop, &longer(end, &prefixes[from..to])),
+                None => slot_block(&EMPTY_BLOCK[..BLOCK_HEADER], &[hop]),
+            };
+            let at = base + s * SLOT_WORDS;
+            self.leaves[at..at + SLOT_WORDS].copy_from_slice(&words);
         }
     }
 
-    /// Compiles one jump-table entry's prefixes (all longer than `offset`) into a direct-style
-    /// entry: a leaf block when the subtree is one childless node that fits a line, else a node.
-    fn sub_slot<K: Key>(&mut self, offset: u32, default: u16, prefixes: &[Entry<K>]) -> u32 {
+    /// Compiles one jump-table slot's prefixes (all longer than `offset`): the leaf block
+    /// inline when the subtree is one childless node of at most [`SLOT_LEAVES`] runs, else a
+    /// link to a block (up to a line) or to a node.
+    fn sub_slot<K: Key>(
+        &mut self,
+        offset: u32,
+        default: u16,
+        prefixes: &[Entry<K>],
+    ) -> [u16; SLOT_WORDS] {
         let idx = self.nodes.len();
         let leaves_from = self.leaves.len();
         self.nodes.push(Node::default());
@@ -170,30 +162,19 @@ impl TreeBuilder {
         let n = self.nodes[idx];
         let runs = n.leafvec.count_ones() as usize;
         if self.nodes.len() > idx + 1 || n.vector != 0 || BLOCK_HEADER + runs > LINE_WORDS {
-            return DIRECT_NODE | idx as u32;
+            return slot_link(DIRECT_NODE | idx as u32);
         }
-        // One childless node: its leaves move into a block.
+        // One childless node: its leaves move into a block, inline if they fit.
         self.nodes.pop();
         let leaves: Vec<u16> = self.leaves.drain(leaves_from..).collect();
-        if runs == 1 {
-            return self.uniform(leaves[0]);
+        let header = block_header(n.leafvec);
+        if runs <= SLOT_LEAVES {
+            return slot_block(&header, &leaves);
         }
         let mut block = Vec::with_capacity(BLOCK_HEADER + runs);
-        block.extend_from_slice(&block_header(n.leafvec));
+        block.extend_from_slice(&header);
         block.extend_from_slice(&leaves);
-        self.push_block(&block)
-    }
-
-    /// The shared one-leaf block of `hop`.
-    fn uniform(&mut self, hop: u16) -> u32 {
-        if let Some(&at) = self.uniform.get(&hop) {
-            return at;
-        }
-        let mut block = EMPTY_BLOCK;
-        block[BLOCK_HEADER] = hop;
-        let at = self.push_block(&block);
-        self.uniform.insert(hop, at);
-        at
+        slot_link(self.push_block(&block))
     }
 
     /// Appends a block so that it does not cross a line (relative to the start of `leaves`).
@@ -205,6 +186,39 @@ impl TreeBuilder {
         let at = self.leaves.len() as u32;
         self.leaves.extend_from_slice(block);
         at
+    }
+}
+
+/// A jump-table slot holding a leaf block (`header` and at most [`SLOT_LEAVES`] leaves).
+fn slot_block(header: &[u16], leaves: &[u16]) -> [u16; SLOT_WORDS] {
+    let mut slot = [0; SLOT_WORDS];
+    slot[..BLOCK_HEADER].copy_from_slice(header);
+    slot[BLOCK_HEADER..BLOCK_HEADER + leaves.len()].copy_from_slice(leaves);
+    slot
+}
+
+/// A jump-table slot linking to a direct-format `entry`: a zero header, then the entry.
+fn slot_link(entry: u32) -> [u16; SLOT_WORDS] {
+    let mut slot = [0; SLOT_WORDS];
+    slot[BLOCK_HEADER] = entry as u16;
+    slot[BLOCK_HEADER + 1] = (entry >> 16) as u16;
+    slot
+}
+
+/// Adds `node_at` or `leaf_at` to the link entries of the jump table at `base` in `leaves`.
+fn rebase_links(leaves: &mut [u16], base: usize, node_at: u32, leaf_at: u32) {
+    for slot in leaves[base..base + (SLOT_WORDS << JUMP_BITS)].chunks_exact_mut(SLOT_WORDS) {
+        if slot[..BLOCK_HEADER].iter().any(|&w| w != 0) {
+            continue;
+        }
+        let entry = u32::from(slot[BLOCK_HEADER]) | u32::from(slot[BLOCK_HEADER + 1]) << 16;
+        let entry = entry
+            + if entry & DIRECT_NODE != 0 {
+                node_at
+            } else {
+                leaf_at
+            };
+        slot.copy_from_slice(&slot_link(entry));
     }
 }
 
@@ -316,10 +330,6 @@ pub(crate) struct Layout {
     extents: Vec<Extent>,
     nodes: Arena,
     leaves: Arena,
-    /// Jump tables, in `direct` after the top-level slots.
-    jumps: Arena,
-    /// Slot → the (start, length) of its jump tables, for the few slots that have some.
-    jump_extents: BTreeMap<usize, (u32, u32)>,
     /// Next hop → its shared one-leaf block (never freed until a full rebuild).
     uniform: BTreeMap<u16, u32>,
 }
@@ -334,11 +344,6 @@ impl Layout {
                 end: EMPTY_BLOCK.len() as u32,
                 ..Arena::default()
             },
-            jumps: Arena {
-                end: slots as u32,
-                ..Arena::default()
-            },
-            jump_extents: BTreeMap::new(),
             uniform: BTreeMap::from([(0, 0)]),
         }
     }
@@ -346,10 +351,9 @@ impl Layout {
     /// Bytes of the node and leaf arrays that are free, and bytes in use or free.
     pub(crate) fn waste_bytes(&self) -> (u64, u64) {
         let node = core::mem::size_of::<Node>() as u64;
-        let jumps = u64::from(self.jumps.end) - self.extents.len() as u64;
         (
-            self.nodes.free_total * node + self.leaves.free_total * 2 + self.jumps.free_total * 4,
-            u64::from(self.nodes.end) * node + u64::from(self.leaves.end) * 2 + jumps * 4,
+            self.nodes.free_total * node + self.leaves.free_total * 2,
+            u64::from(self.nodes.end) * node + u64::from(self.leaves.end) * 2,
         )
     }
 }
@@ -391,9 +395,6 @@ impl<'a> Placer<'a> {
         let old = self.layout.extents[slot];
         self.layout.nodes.release(old.node_at, old.node_len);
         self.layout.leaves.release(old.leaf_at, old.leaf_len);
-        if let Some((at, len)) = self.layout.jump_extents.remove(&slot) {
-            self.layout.jumps.release(at, len);
-        }
         let (entry, extent) = match built {
             Built::Leaf(hop) => {
                 let at = match self.layout.uniform.get(&hop) {
@@ -424,37 +425,30 @@ impl<'a> Placer<'a> {
             }
             Built::Tree {
                 mut nodes,
-                leaves,
-                mut jumps,
+                mut leaves,
             } => {
                 let node_len = nodes.len() as u32;
+                let has_jumps = nodes.iter().any(Node::is_jump);
+                if has_jumps {
+                    // Longer than a line, the leaves are placed on a line boundary, which
+                    // keeps the slots and the blocks inside them within lines.
+                    leaves.resize(leaves.len().max(LINE_WORDS + 1), 0);
+                }
                 let leaf_len = leaves.len() as u32;
-                let jump_len = jumps.len() as u32;
                 let node_at = self.layout.nodes.alloc(node_len);
                 let leaf_at = self.layout.leaves.alloc_in_line(leaf_len);
-                let jump_at = self.layout.jumps.alloc(jump_len);
-                debug_assert!(jumps.is_empty() || leaf_at as usize % LINE_WORDS == 0);
+                debug_assert!(!has_jumps || leaf_at as usize % LINE_WORDS == 0);
                 for node in &mut nodes {
                     if node.is_jump() {
-                        node.base1 += jump_at;
+                        rebase_links(&mut leaves, node.base1 as usize, node_at, leaf_at);
+                        node.base1 += leaf_at;
                     } else {
                         node.base0 += leaf_at;
                         node.base1 += node_at;
                     }
                 }
-                for entry in &mut jumps {
-                    *entry += if *entry & DIRECT_NODE != 0 {
-                        node_at
-                    } else {
-                        leaf_at
-                    };
-                }
                 self.write_nodes(node_at, nodes);
                 self.write_leaves(leaf_at, leaves);
-                if !jumps.is_empty() {
-                    self.layout.jump_extents.insert(slot, (jump_at, jump_len));
-                    self.write_jumps(jump_at, jumps);
-                }
                 (
                     DIRECT_NODE | node_at,
                     Extent {
@@ -492,25 +486,6 @@ impl<'a> Placer<'a> {
         }
     }
 
-    fn write_jumps(&mut self, at: u32, jumps: Vec<u32>) {
-        match &mut self.image {
-            Some(image) => {
-                let at = at as usize;
-                if image.direct.len() < at + jumps.len() {
-                    image.direct.resize(at + jumps.len(), 0);
-                }
-                image.direct[at..at + jumps.len()].copy_from_slice(&jumps);
-            }
-            None => {
-                self.delta.jump_spans.push(Span {
-                    at,
-                    len: jumps.len() as u32,
-                });
-                self.delta.jump_data.extend_from_slice(&jumps);
-            }
-        }
-    }
-
     fn write_leaves(&mut self, at: u32, leaves: Vec<u16>) {
         match &mut self.image {
             Some(image) => {
@@ -538,7 +513,6 @@ impl<'a> Placer<'a> {
             None => {
                 self.delta.nodes_len = self.layout.nodes.end;
                 self.delta.leaves_len = self.layout.leaves.end;
-                self.delta.direct_len = self.layout.jumps.end;
                 FibChange::Delta(self.delta)
             }
         }

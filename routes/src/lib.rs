@@ -51,10 +51,11 @@
 //! * a direct slot whose node has no children (almost all of them in a real IPv4 table, where
 //!   nothing is longer than /24) is stored inline in the leaf array as a 64-bit header followed
 //!   by its leaves, so such lookups touch two places in memory and the 24-byte node disappears;
-//! * a node whose subtree is dense (at least 16k busy entries 18 bits further down, such as a
-//!   million routes under one IPv6 /48) becomes a *jump node*: the next 18 bits index a table
-//!   of direct-style entries, so the lookup ends there as at the top, in one entry and one
-//!   block, rather than in three or four more nodes (see [`fib`]);
+//! * a node whose subtree is dense (at least 32k busy entries 18 bits further down, such as a
+//!   million routes under one IPv6 /48) becomes a *jump node*: the next 18 bits pick a
+//!   half-line slot that holds the leaf block itself when it has at most 12 runs (85 % of
+//!   lookups on such a table) or links to a bigger block or a node, so the lookup usually ends
+//!   in one cache line rather than in three or four more nodes (see [`fib`]);
 //! * the master compiles, replicas copy: an update carries finished pieces of the arrays.
 //!
 //! # Performance notes
@@ -68,13 +69,20 @@
 //! benchmark measures both. [`Fib::lookup_batch`] interleaves the memory reads of a batch of
 //! keys, for callers with many keys at hand; the kernel's packet path looks up one packet at a
 //! time, because under QEMU's TCG, which runs loads one after the other, batching a receive
-//! burst's lookups cost more than it saved (6 % of the forwarding rate). Jump tables keep an
-//! index of `u32` entries in front of packed blocks: fixed half-line slots found by arithmetic
-//! (one cache line instead of two dependent ones) were tried and were slower on the host's
-//! dense-table benchmark (16.8 against 19.5 M lookups/s; likely because the 1 MiB index
-//! mostly stays in the L2 cache, which was not measured) and 24 % bigger. On a full IPv4 table the replica is about
-//! 7 MB, so page size matters too: the kernel's heap is on 2 MiB pages, and the benchmark gives
-//! its large allocations transparent huge pages to match.
+//! burst's lookups cost more than it saved (6 % of the forwarding rate).
+//!
+//! Jump tables are fixed half-line slots found by arithmetic, not an index of `u32` entries in
+//! front of packed blocks (the first design). Under TCG every guest access to a page whose
+//! soft-TLB entry is cold costs a host cache miss for that entry before the one for the data,
+//! so the index design paid four dependent misses per lookup while forwarding, the slots two
+//! for most lookups. On the VM's million-route IPv6 table `route bench` went from 180–215 to
+//! 144–188 ns per spread lookup (96–100 ns with hot keys), and the virtio-net full/small
+//! forwarding ratio from 0.94–0.96× to 0.98×. On the host, where the 1 MiB index mostly
+//! stays in the L2 cache, both designs run at about the same speed (18–19.5 M lookups/s in
+//! the dense section of the benchmark), and the slots cost 11.2 rather than 9.0 bytes per
+//! prefix. On a full IPv4 table the replica is about 7 MB, so page size matters too: the
+//! kernel's heap is on 2 MiB pages, and the benchmark gives its large allocations
+//! transparent huge pages to match.
 //!
 //! Updates recompile only the direct-table slots a prefix covers (one slot for a prefix longer
 //! than the table's 18 bits, a range otherwise); freed pieces are

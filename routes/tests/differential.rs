@@ -286,7 +286,7 @@ fn dense_v6_prefix(rng: &mut SmallRng, existing: &[(u128, u8)]) -> (u128, u8) {
 #[test]
 fn ipv6_dense_region_with_jump_tables() {
     let mut total = 0;
-    for (i, &(size, rounds, per_round)) in [(24_000, 25, 6_000), (60_000, 6, 20_000)]
+    for (i, &(size, rounds, per_round)) in [(50_000, 15, 6_000), (60_000, 6, 20_000)]
         .iter()
         .enumerate()
     {
