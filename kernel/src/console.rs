@@ -149,11 +149,13 @@ pub fn execute(line: &str, out: &mut dyn Write, rt: Option<(&mut Rt<'_>, u16)>) 
             let (hsize, hused) = mem::heap::stats();
             writeln!(
                 out,
-                "frames: {} KiB total, {} KiB allocated\nheap: {} KiB, {} KiB used",
+                "frames: {} KiB total, {} KiB allocated\nheap: {} KiB, {} KiB used\n\
+                 heap allocations since boot: {}",
                 total * 4,
                 used * 4,
                 hsize / 1024,
-                hused / 1024
+                hused / 1024,
+                mem::heap::allocations()
             )
         }
         "cpus" => {

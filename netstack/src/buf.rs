@@ -278,7 +278,9 @@ impl<R: DmaRegion> PacketPool<R> {
                 foreign.push(b);
             }
         }
-        *bufs = foreign;
+        // Into `bufs`, not in its place: the caller's vector keeps its capacity, so a packet
+        // path that frees through it does not allocate again on the next batch.
+        bufs.append(&mut foreign);
     }
 
     fn check(&self, buf: &PacketBuf) {
@@ -373,6 +375,25 @@ mod tests {
         let b = p0.free(b).unwrap_err();
         assert_eq!(b.pool(), 1);
         p1.free(b).unwrap();
+    }
+
+    #[test]
+    fn free_all_keeps_foreign_buffers_and_the_vectors_capacity() {
+        let dma = FakeDma::new();
+        let mut p0 = PacketPool::new(0, &dma, 4).unwrap();
+        let mut p1 = PacketPool::new(1, &dma, 2).unwrap();
+        let mut bufs = Vec::with_capacity(64);
+        bufs.extend((0..4).map(|_| p0.alloc().unwrap()));
+        bufs.push(p1.alloc().unwrap());
+        p0.free_all(&mut bufs);
+        assert_eq!(p0.available(), 4);
+        assert_eq!(bufs.len(), 1);
+        assert_eq!(bufs[0].pool(), 1);
+        // The packet path frees through the same vector every batch: it must not allocate.
+        assert_eq!(bufs.capacity(), 64);
+        p1.free_all(&mut bufs);
+        assert!(bufs.is_empty());
+        assert_eq!(bufs.capacity(), 64);
     }
 
     #[test]

@@ -73,6 +73,18 @@ fn icmp6_of(f: &[u8]) -> Option<(Ipv6Addr, u8, u8, &[u8])> {
     Some((Ipv6Addr::from(src), icmp[0], icmp[1], icmp))
 }
 
+/// The kernel's count of heap allocations since boot (`meminfo`).
+fn heap_allocations(t: &mut Topology) -> u64 {
+    let out = t
+        .qemu
+        .run_command("meminfo", Duration::from_secs(60))
+        .unwrap();
+    out.lines()
+        .find_map(|l| l.strip_prefix("heap allocations since boot: "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no allocation count in meminfo:\n{out}"))
+}
+
 fn exercise(t: Topology) {
     let (lan, wan) = (t.lan.clone(), t.wan.clone());
     // The management shell on the router's own TCP stack, over IPv4 and IPv6.
@@ -130,6 +142,7 @@ fn exercise(t: Topology) {
         "traceroute does not reach wan:\n{text}"
     );
 
+    let allocations_before = heap_allocations(&mut t);
     let up = t.iperf3(&lan, &wan, 2, 1).unwrap_or_else(|e| panic!("{e}"));
     let down = t.iperf3(&wan, &lan, 2, 1).unwrap_or_else(|e| panic!("{e}"));
     println!(
@@ -138,6 +151,14 @@ fn exercise(t: Topology) {
         down / 1e6
     );
     assert!(up > 1e6 && down > 1e6, "{up} {down}");
+    // Forwarding uses the per-CPU packet pools, never the heap: thousands of forwarded
+    // frames, a handful of allocations (the console commands' own, a few neighbour entries).
+    let allocations = heap_allocations(&mut t) - allocations_before;
+    println!("heap allocations during iperf3: {allocations}");
+    assert!(
+        allocations < 200,
+        "{allocations} heap allocations while forwarding iperf3"
+    );
 
     let me = mac_of(&lan.ns, &lan.tap).unwrap();
     let src4: Ipv4Addr = lan.addr4().parse().unwrap();
