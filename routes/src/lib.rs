@@ -73,16 +73,17 @@
 //!
 //! Jump tables are fixed half-line slots found by arithmetic, not an index of `u32` entries in
 //! front of packed blocks (the first design). Under TCG every guest access to a page whose
-//! soft-TLB entry is cold costs a host cache miss for that entry before the one for the data,
-//! so the index design paid four dependent misses per lookup while forwarding, the slots two
-//! for most lookups. On the VM's million-route IPv6 table `route bench` went from 180–215 to
-//! 144–188 ns per spread lookup (96–100 ns with hot keys), and the virtio-net full/small
-//! forwarding ratio from 0.94–0.96× to 0.98×. On the host, where the 1 MiB index mostly
-//! stays in the L2 cache, both designs run at about the same speed (18–19.5 M lookups/s in
-//! the dense section of the benchmark), and the slots cost 11.2 rather than 9.0 bytes per
-//! prefix. On a full IPv4 table the replica is about 7 MB, so page size matters too: the
-//! kernel's heap is on 2 MiB pages, and the benchmark gives its large allocations
-//! transparent huge pages to match.
+//! soft-TLB entry is cold costs a host cache miss for that entry before the one for the data;
+//! an index entry and a block cost two pages and two lines per lookup, a slot one of each for
+//! most lookups. On the VM's million-route IPv6 table `route bench` went from 180–215 to
+//! 130–188 ns per spread lookup (96–100 ns with hot keys), and the virtio-net full/small
+//! forwarding ratio from 0.94–0.96× to 0.98× in one run (e1000 stayed at 0.93–0.94× until a
+//! packet-path heap allocation was fixed; docs/STATUS.md has the later figures). On the
+//! host, where the 1 MiB index mostly stays in the L2 cache, both designs run at about the
+//! same speed (18–19.5 M lookups/s in the dense section of the benchmark), and the slots
+//! cost 11.2 rather than 9.0 bytes per prefix. On a full IPv4 table the replica is about
+//! 7 MB, so page size matters too: the kernel's heap is on 2 MiB pages, and the benchmark
+//! gives its large allocations transparent huge pages to match.
 //!
 //! Updates recompile only the direct-table slots a prefix covers (one slot for a prefix longer
 //! than the table's 18 bits, a range otherwise); freed pieces are
