@@ -88,7 +88,7 @@ commands:
   help                 this list
   version              kernel version and build target
   uptime               time since boot
-  meminfo              physical memory and heap
+  meminfo              physical memory, heap use, heap allocations since boot
   cpus                 CPUs from the ACPI MADT
   lspci [-v]           PCI devices (-v: BARs and capabilities)
   acpi                 ACPI tables found
