@@ -11,8 +11,8 @@ use alloc::vec;
 use alloc::vec::Vec;
 
 use crate::fib::{
-    block_header, FibChange, FibDelta, FibImage, Node, Span, Words, BLOCK_HEADER, DIRECT_NODE,
-    EMPTY_BLOCK, JUMP_BITS, LINE_WORDS, SLOT_LEAVES, SLOT_WORDS,
+    block_header, block_leafvec, slot_link_entry, FibChange, FibDelta, FibImage, Node, Span, Words,
+    BLOCK_HEADER, DIRECT_NODE, EMPTY_BLOCK, JUMP_BITS, LINE_WORDS, SLOT_LEAVES, SLOT_WORDS,
 };
 use crate::key::{Key, STRIDE};
 
@@ -208,10 +208,10 @@ fn slot_link(entry: u32) -> [u16; SLOT_WORDS] {
 /// Adds `node_at` or `leaf_at` to the link entries of the jump table at `base` in `leaves`.
 fn rebase_links(leaves: &mut [u16], base: usize, node_at: u32, leaf_at: u32) {
     for slot in leaves[base..base + (SLOT_WORDS << JUMP_BITS)].chunks_exact_mut(SLOT_WORDS) {
-        if slot[..BLOCK_HEADER].iter().any(|&w| w != 0) {
+        if block_leafvec(&slot[..BLOCK_HEADER]) != 0 {
             continue;
         }
-        let entry = u32::from(slot[BLOCK_HEADER]) | u32::from(slot[BLOCK_HEADER + 1]) << 16;
+        let entry = slot_link_entry(slot);
         let entry = entry
             + if entry & DIRECT_NODE != 0 {
                 node_at

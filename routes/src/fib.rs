@@ -111,8 +111,8 @@ impl Words {
     #[inline(always)]
     pub(crate) fn slot_link(&self, at: usize) -> u32 {
         let line = &self.lines[at / LINE_WORDS].0;
-        let o = at % LINE_WORDS + BLOCK_HEADER;
-        u32::from(line[o]) | u32::from(line[o + 1]) << 16
+        let o = at % LINE_WORDS;
+        slot_link_entry(&line[o..o + BLOCK_HEADER + 2])
     }
 
     /// The leaf at position `v` of the block at `at`, whose `leafvec` is known.
@@ -216,6 +216,12 @@ pub(crate) fn block_leafvec(header: &[u16]) -> u64 {
         | (u64::from(header[1]) << 16)
         | (u64::from(header[2]) << 32)
         | (u64::from(header[3]) << 48)
+}
+
+/// The direct-format entry of a link slot, read from its first words (zero header, entry).
+#[inline(always)]
+pub(crate) fn slot_link_entry(slot: &[u16]) -> u32 {
+    u32::from(slot[BLOCK_HEADER]) | u32::from(slot[BLOCK_HEADER + 1]) << 16
 }
 
 /// Splits a `leafvec` into leaf-block header words.
