@@ -418,8 +418,17 @@ fn bench_command(args: &[&str], out: &mut dyn Write, rt: &mut Rt<'_>, from: u16)
 /// Runs `route bench` on this CPU's replica: nanoseconds per lookup, spread and hot.
 pub fn bench_lookups(replica: &core::cell::RefCell<Replica>, keys: &BenchKeys) -> String {
     use netstack::forward::RouteLookup;
-    let lookup = Lookup::new(replica, cpu_has_popcnt());
     let mut text = String::new();
+    {
+        let r = replica.borrow();
+        let (jumps, packed) = r.fib_v6().jump_tables();
+        let _ = writeln!(
+            text,
+            "replica: {} KiB; inet6 jump tables: {jumps} ({packed} packed)",
+            r.memory_bytes() / 1024
+        );
+    }
+    let lookup = Lookup::new(replica, cpu_has_popcnt());
     let v4 = bench_family(&keys.v4, |k| lookup.lookup_v4(k).is_some());
     let v6 = bench_family(&keys.v6, |k| lookup.lookup_v6(k).is_some());
     for (fam, figures) in [("inet", v4), ("inet6", v6)] {

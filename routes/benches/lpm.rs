@@ -1,6 +1,8 @@
 //! Lookup speed, size, build and update time of the Poptrie replica on a synthetic full IPv4
 //! table (1M prefixes), an IPv6 table (200k) and the VM benchmark's dense IPv6 table (the 1M
-//! IPv4 table moved under 2001:2::/48), next to `prefix-trie` from crates.io.
+//! IPv4 table moved under 2001:2::/48), next to `prefix-trie` from crates.io. The dense table is
+//! measured twice: with 32 next hops (its jump table keeps 16-bit leaves) and with 8, as in the
+//! VM (its jump table is packed: 4-bit leaves and a palette).
 //!
 //! `cargo bench -p routes` runs the full sizes; `cargo bench -p routes -- --quick` a tenth.
 //! Lookups are single-threaded (figures are per core), measured for the build's instruction set
@@ -108,7 +110,10 @@ fn live() -> usize {
     LIVE.load(Ordering::Relaxed)
 }
 
+/// Next hops of the tables (all but the packed dense one).
 const NEXTHOPS: u16 = 32;
+/// Next hops of the packed dense table: the VM benchmark's eight gateways.
+const PACKED_NEXTHOPS: u16 = 8;
 
 /// Timed runs per lookup figure (the best is reported).
 const RUNS: usize = 5;
@@ -117,8 +122,8 @@ const RUNS: usize = 5;
 const BATCH: usize = 32;
 
 /// Distinct random prefixes: IPv4 in 1.0.0.0–223.255.255.255, IPv6 in 2000::/3.
-fn table(v6: bool, count: usize, seed: u64) -> Vec<(IpNet, u16)> {
-    synth::table(v6, count, seed, NEXTHOPS, |_| true)
+fn table(v6: bool, count: usize, seed: u64, nexthops: u16) -> Vec<(IpNet, u16)> {
+    synth::table(v6, count, seed, nexthops, |_| true)
 }
 
 fn nexthop(v6: bool, n: u16) -> NextHop {
@@ -353,14 +358,27 @@ enum Shape {
     V6,
     /// The IPv4 table moved under one IPv6 /48, as in the VM's full-table benchmark.
     V6Dense,
+    /// The same with [`PACKED_NEXTHOPS`] next hops, so that its jump table is packed (the
+    /// compared crate is not run again: its structure does not depend on next hops).
+    V6DensePacked,
+}
+
+impl Shape {
+    fn nexthops(self) -> u16 {
+        match self {
+            Shape::V6DensePacked => PACKED_NEXTHOPS,
+            _ => NEXTHOPS,
+        }
+    }
 }
 
 fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
     let v6 = shape != Shape::V4;
+    let nexthops = shape.nexthops();
     let prefixes = match shape {
-        Shape::V4 => table(false, count, 4),
-        Shape::V6 => table(true, count, 6),
-        Shape::V6Dense => table(false, count, 6)
+        Shape::V4 => table(false, count, 4, nexthops),
+        Shape::V6 => table(true, count, 6, nexthops),
+        Shape::V6Dense | Shape::V6DensePacked => table(false, count, 6, nexthops)
             .into_iter()
             .map(|(n, h)| match n {
                 IpNet::V4(n) => (IpNet::V6(synth::embed_under_v6_bench(n)), h),
@@ -372,6 +390,7 @@ fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
         Shape::V4 => "IPv4",
         Shape::V6 => "IPv6",
         Shape::V6Dense => "IPv6, the IPv4 table under 2001:2::/48",
+        Shape::V6DensePacked => "IPv6, the same with 8 next hops (packed jump table)",
     };
     let Keys {
         random,
@@ -427,7 +446,7 @@ fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
     let mut delta_bytes = 0usize;
     for _ in 0..updates {
         let (dest, _) = prefixes[rng.gen_range(0..prefixes.len())];
-        let n = rng.gen_range(1..=NEXTHOPS);
+        let n = rng.gen_range(1..=nexthops);
         rib.change(Route {
             dest,
             nexthop: nexthop(v6, n),
@@ -446,6 +465,7 @@ fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
     } else {
         replica.fib_v4().counts()
     };
+    let (jumps, packed) = replica.fib_v6().jump_tables();
     let after_bytes = if v6 {
         replica.fib_v6().memory_bytes()
     } else {
@@ -453,7 +473,8 @@ fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
     };
     println!(
         "\nDamselfly Poptrie ({}): RIB insert {rib_s:.2} s + compile/apply {compile_s:.2} s; \
-         replica {fib_bytes} bytes ({nodes} nodes, {leaves} leaf words), {:.2} bytes/prefix \
+         replica {fib_bytes} bytes ({nodes} nodes, {leaves} leaf words, {jumps} jump tables, \
+         {packed} packed), {:.2} bytes/prefix \
          after the {updates} updates; master RIB {:.1} MB; {} distinct next hops; \
          {:.0} bytes per update message; {:.1} MB of the process on huge pages",
         title,
@@ -477,6 +498,10 @@ fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
     }
     drop(replica);
     drop(rib);
+    if shape == Shape::V6DensePacked {
+        print_rows(title, count, lookups, &rows);
+        return;
+    }
 
     // prefix-trie 0.10 (crates.io).
     let row = if v6 {
@@ -615,4 +640,10 @@ fn main() {
     // Every update of the dense table recompiles its one busy /18 slot whole (see the crate
     // notes), so few of them.
     bench_family(Shape::V6Dense, 1_000_000 / scale, 16_000_000 / scale, 20);
+    bench_family(
+        Shape::V6DensePacked,
+        1_000_000 / scale,
+        16_000_000 / scale,
+        20,
+    );
 }

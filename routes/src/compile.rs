@@ -12,7 +12,8 @@ use alloc::vec::Vec;
 
 use crate::fib::{
     block_header, block_leafvec, slot_link_entry, FibChange, FibDelta, FibImage, Node, Span, Words,
-    BLOCK_HEADER, DIRECT_NODE, EMPTY_BLOCK, JUMP_BITS, LINE_WORDS, SLOT_LEAVES, SLOT_WORDS,
+    BLOCK_HEADER, DIRECT_NODE, EMPTY_BLOCK, JUMP_BITS, LINE_WORDS, PACKED_SLOT_LEAVES,
+    PACKED_SLOT_WORDS, PALETTE_LEN, SLOT_LEAVES, SLOT_WORDS,
 };
 use crate::key::{Key, STRIDE};
 
@@ -131,50 +132,97 @@ impl TreeBuilder {
         let end = offset + JUMP_BITS;
         let mut defaults = vec![default; 1 << JUMP_BITS];
         paint(offset, JUMP_BITS, prefixes, &mut defaults);
-        // The slots start on a line, so that every slot is half a line.
-        let base = self.leaves.len().next_multiple_of(LINE_WORDS);
-        self.leaves.resize(base + (SLOT_WORDS << JUMP_BITS), 0);
-        self.nodes[idx] = Node::jump(base as u32);
+        // Every slot is compiled before the table is laid out: whether it can be packed
+        // depends on the next hops of all of them.
+        let mut runs: Vec<u16> = Vec::new();
         let mut busy = busy.iter().peekable();
-        for (s, &hop) in defaults.iter().enumerate() {
-            let words = match busy.next_if(|&&(e, _, _)| e == s) {
-                Some(&(_, from, to)) => self.sub_slot(end, hop, &longer(end, &prefixes[from..to])),
-                None => slot_block(&EMPTY_BLOCK[..BLOCK_HEADER], &[hop]),
+        let slots: Vec<SubSlot> = defaults
+            .iter()
+            .enumerate()
+            .map(|(s, &hop)| match busy.next_if(|&&(e, _, _)| e == s) {
+                Some(&(_, from, to)) => {
+                    self.sub_slot(end, hop, &longer(end, &prefixes[from..to]), &mut runs)
+                }
+                None => {
+                    runs.push(hop);
+                    SubSlot::Block {
+                        leafvec: 1,
+                        from: runs.len() as u32 - 1,
+                    }
+                }
+            })
+            .collect();
+        let palette = palette(&slots, &runs);
+        let (slot_words, inline, before) = match palette {
+            Some(_) => (PACKED_SLOT_WORDS, PACKED_SLOT_LEAVES, PALETTE_LEN),
+            None => (SLOT_WORDS, SLOT_LEAVES, 0),
+        };
+        // The slots start on a line, so that every slot is within one; a palette takes the
+        // half line before them.
+        let base = (self.leaves.len() + before).next_multiple_of(LINE_WORDS);
+        self.leaves.resize(base + (slot_words << JUMP_BITS), 0);
+        if let Some(palette) = &palette {
+            self.leaves[base - PALETTE_LEN..base - PALETTE_LEN + palette.len()]
+                .copy_from_slice(palette);
+        }
+        self.nodes[idx] = Node::jump(base as u32, slot_words);
+        let mut block = Vec::with_capacity(LINE_WORDS);
+        for (s, slot) in slots.into_iter().enumerate() {
+            let at = base + s * slot_words;
+            let entry = match slot {
+                SubSlot::Link(entry) => entry,
+                SubSlot::Block { leafvec, from } => {
+                    let leaves = &runs[from as usize..][..leafvec.count_ones() as usize];
+                    let header = block_header(leafvec);
+                    if leaves.len() <= inline {
+                        let slot = &mut self.leaves[at..at + slot_words];
+                        slot[..BLOCK_HEADER].copy_from_slice(&header);
+                        match &palette {
+                            Some(palette) => {
+                                let nibbles = packed_leaves(palette, leaves);
+                                slot[BLOCK_HEADER..].copy_from_slice(&block_header(nibbles));
+                            }
+                            None => slot[BLOCK_HEADER..][..leaves.len()].copy_from_slice(leaves),
+                        }
+                        continue;
+                    }
+                    block.clear();
+                    block.extend_from_slice(&header);
+                    block.extend_from_slice(leaves);
+                    self.push_block(&block)
+                }
             };
-            let at = base + s * SLOT_WORDS;
-            self.leaves[at..at + SLOT_WORDS].copy_from_slice(&words);
+            self.leaves[at..at + slot_words].copy_from_slice(&slot_link(entry)[..slot_words]);
         }
     }
 
-    /// Compiles one jump-table slot's prefixes (all longer than `offset`): the leaf block
-    /// inline when the subtree is one childless node of at most [`SLOT_LEAVES`] runs, else a
-    /// link to a block (up to a line) or to a node.
+    /// Compiles one jump-table slot's prefixes (all longer than `offset`): a childless node
+    /// whose block fits a line becomes a block, its leaves appended to `runs`; anything bigger
+    /// a link to a node.
     fn sub_slot<K: Key>(
         &mut self,
         offset: u32,
         default: u16,
         prefixes: &[Entry<K>],
-    ) -> [u16; SLOT_WORDS] {
+        runs: &mut Vec<u16>,
+    ) -> SubSlot {
         let idx = self.nodes.len();
         let leaves_from = self.leaves.len();
         self.nodes.push(Node::default());
         self.node(offset, default, prefixes, idx);
         let n = self.nodes[idx];
-        let runs = n.leafvec.count_ones() as usize;
-        if self.nodes.len() > idx + 1 || n.vector != 0 || BLOCK_HEADER + runs > LINE_WORDS {
-            return slot_link(DIRECT_NODE | idx as u32);
+        let count = n.leafvec.count_ones() as usize;
+        if self.nodes.len() > idx + 1 || n.vector != 0 || BLOCK_HEADER + count > LINE_WORDS {
+            return SubSlot::Link(DIRECT_NODE | idx as u32);
         }
-        // One childless node: its leaves move into a block, inline if they fit.
+        // One childless node: its leaves move into a block.
         self.nodes.pop();
-        let leaves: Vec<u16> = self.leaves.drain(leaves_from..).collect();
-        let header = block_header(n.leafvec);
-        if runs <= SLOT_LEAVES {
-            return slot_block(&header, &leaves);
+        let from = runs.len() as u32;
+        runs.extend(self.leaves.drain(leaves_from..));
+        SubSlot::Block {
+            leafvec: n.leafvec,
+            from,
         }
-        let mut block = Vec::with_capacity(BLOCK_HEADER + runs);
-        block.extend_from_slice(&header);
-        block.extend_from_slice(&leaves);
-        slot_link(self.push_block(&block))
     }
 
     /// Appends a block so that it does not cross a line (relative to the start of `leaves`).
@@ -189,12 +237,45 @@ impl TreeBuilder {
     }
 }
 
-/// A jump-table slot holding a leaf block (`header` and at most [`SLOT_LEAVES`] leaves).
-fn slot_block(header: &[u16], leaves: &[u16]) -> [u16; SLOT_WORDS] {
-    let mut slot = [0; SLOT_WORDS];
-    slot[..BLOCK_HEADER].copy_from_slice(header);
-    slot[BLOCK_HEADER..BLOCK_HEADER + leaves.len()].copy_from_slice(leaves);
-    slot
+/// A jump-table slot compiled, before the table's format is chosen.
+enum SubSlot {
+    /// A leaf block of at most a line: its `leafvec`, and where its leaves start in the
+    /// table's run list.
+    Block { leafvec: u64, from: u32 },
+    /// A direct-format entry (relative) to a node.
+    Link(u32),
+}
+
+/// The palette of a jump table if it can be packed: the next hops of its blocks that fit a
+/// packed slot, when there are at most [`PALETTE_LEN`] of them.
+fn palette(slots: &[SubSlot], runs: &[u16]) -> Option<Vec<u16>> {
+    let mut palette = Vec::with_capacity(PALETTE_LEN);
+    for slot in slots {
+        let SubSlot::Block { leafvec, from } = *slot else {
+            continue;
+        };
+        let count = leafvec.count_ones() as usize;
+        if count > PACKED_SLOT_LEAVES {
+            continue;
+        }
+        for &hop in &runs[from as usize..][..count] {
+            if !palette.contains(&hop) {
+                if palette.len() == PALETTE_LEN {
+                    return None;
+                }
+                palette.push(hop);
+            }
+        }
+    }
+    Some(palette)
+}
+
+/// A packed slot's leaves: 4-bit indices into `palette`, run `i` in bits `4i..4i+4`.
+fn packed_leaves(palette: &[u16], leaves: &[u16]) -> u64 {
+    leaves.iter().enumerate().fold(0, |nibbles, (i, hop)| {
+        let index = palette.iter().position(|p| p == hop);
+        nibbles | (index.expect("a packed slot's next hop is in its palette") as u64) << (4 * i)
+    })
 }
 
 /// A jump-table slot linking to a direct-format `entry`: a zero header, then the entry.
@@ -205,9 +286,10 @@ fn slot_link(entry: u32) -> [u16; SLOT_WORDS] {
     slot
 }
 
-/// Adds `node_at` or `leaf_at` to the link entries of the jump table at `base` in `leaves`.
-fn rebase_links(leaves: &mut [u16], base: usize, node_at: u32, leaf_at: u32) {
-    for slot in leaves[base..base + (SLOT_WORDS << JUMP_BITS)].chunks_exact_mut(SLOT_WORDS) {
+/// Adds `node_at` or `leaf_at` to the link entries of jump node `jump`'s table in `leaves`.
+fn rebase_links(leaves: &mut [u16], jump: &Node, node_at: u32, leaf_at: u32) {
+    let (base, slot_words) = (jump.base1 as usize, jump.base0 as usize);
+    for slot in leaves[base..base + (slot_words << JUMP_BITS)].chunks_exact_mut(slot_words) {
         if block_leafvec(&slot[..BLOCK_HEADER]) != 0 {
             continue;
         }
@@ -218,7 +300,7 @@ fn rebase_links(leaves: &mut [u16], base: usize, node_at: u32, leaf_at: u32) {
             } else {
                 leaf_at
             };
-        slot.copy_from_slice(&slot_link(entry));
+        slot.copy_from_slice(&slot_link(entry)[..slot_words]);
     }
 }
 
@@ -440,7 +522,7 @@ impl<'a> Placer<'a> {
                 debug_assert!(!has_jumps || leaf_at as usize % LINE_WORDS == 0);
                 for node in &mut nodes {
                     if node.is_jump() {
-                        rebase_links(&mut leaves, node.base1 as usize, node_at, leaf_at);
+                        rebase_links(&mut leaves, node, node_at, leaf_at);
                         node.base1 += leaf_at;
                     } else {
                         node.base0 += leaf_at;

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{nexthop, route, Fam, NaiveLpm, V4, V6};
+use common::{nexthop, nexthop_among, route, Fam, NaiveLpm, V4, V6};
 use std::collections::hash_map::Entry;
 
 use rand::rngs::SmallRng;
@@ -86,7 +86,7 @@ fn differential(
         fam,
         seed,
         (size, rounds, lookups_per_round),
-        &mut |rng, existing| fam.random_prefix(rng, existing),
+        (&mut |rng, existing| fam.random_prefix(rng, existing), 12),
         |_| {},
     )
 }
@@ -94,15 +94,16 @@ fn differential(
 /// A prefix generator: a new (address, length) given the prefixes so far.
 type PrefixGen<'a> = dyn FnMut(&mut SmallRng, &[(u128, u8)]) -> (u128, u8) + 'a;
 
-/// [`differential`] with prefixes (initial and added) from `gen`; `built` inspects the replica
-/// once the initial table is in it.
+/// [`differential`] with prefixes (initial and added) from `gen` and next hops among
+/// `gateways`; `built` inspects the replica once the initial table is in it.
 fn differential_with(
     fam: Fam,
     seed: u64,
     (size, rounds, lookups_per_round): (usize, usize, usize),
-    gen: &mut PrefixGen<'_>,
+    (gen, gateways): (&mut PrefixGen<'_>, u8),
     built: impl FnOnce(&Replica),
 ) -> usize {
+    let nexthop = |fam, rng: &mut SmallRng| nexthop_among(fam, rng, gateways);
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut rib = Rib::new();
     let mut reference = NaiveLpm::default();
@@ -286,21 +287,66 @@ fn dense_v6_prefix(rng: &mut SmallRng, existing: &[(u128, u8)]) -> (u128, u8) {
 #[test]
 fn ipv6_dense_region_with_jump_tables() {
     let mut total = 0;
-    for (i, &(size, rounds, per_round)) in [(50_000, 15, 6_000), (60_000, 6, 20_000)]
-        .iter()
-        .enumerate()
+    // 12 next hops fit a packed table's palette; 24 do not, and the table keeps 16-bit leaves.
+    for (i, &(size, rounds, per_round, gateways, packed)) in [
+        (50_000, 15, 6_000, 12, true),
+        (60_000, 6, 20_000, 24, false),
+    ]
+    .iter()
+    .enumerate()
     {
-        let mut jumps = 0;
+        let mut jumps = (0, 0);
         total += differential_with(
             V6,
             0x5eed_0d00 + i as u64,
             (size, rounds, per_round),
-            &mut dense_v6_prefix,
+            (&mut dense_v6_prefix, gateways),
             |replica| jumps = replica.fib_v6().jump_tables(),
         );
-        assert!(jumps >= 1, "a table of {size} has no jump table");
+        assert!(jumps.0 >= 1, "a table of {size} has no jump table");
+        let want = if packed { jumps.0 } else { 0 };
+        assert_eq!(
+            jumps.1, want,
+            "packed jump tables with {gateways} next hops"
+        );
     }
     assert!(total >= 300_000, "only {total} lookups checked");
+}
+
+/// A jump table is packed when its inline blocks use at most 16 next hops, and keeps 16-bit
+/// leaves with 17; both answer every lookup.
+#[test]
+fn jump_table_packs_up_to_sixteen_next_hops() {
+    let gateway = |n: u16| {
+        let gw = std::net::Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, 1, n);
+        routes::NextHop::via(gw.into(), 1, routes::IfName::new("em0").unwrap())
+    };
+    let base = 0x2001_0002_0000u128 << 80;
+    for (gateways, packed) in [(16u16, 1), (17, 0)] {
+        let mut rib = Rib::new();
+        rib.add(route(V6, base, 48, gateway(0))).unwrap();
+        // A /72 in each of 40,000 jump-table slots (bits 48-65): enough for a jump table.
+        let slots = 40_000u128;
+        for s in 0..slots {
+            let hop = gateway((s % u128::from(gateways)) as u16);
+            rib.add(route(V6, base | s << 62 | 0x15 << 56, 72, hop))
+                .unwrap();
+        }
+        let mut replica = Replica::new();
+        replica.apply(&rib.take_update());
+        assert_eq!(
+            replica.fib_v6().jump_tables(),
+            (1, packed),
+            "{gateways} next hops"
+        );
+        for s in 0..slots {
+            let hop = gateway((s % u128::from(gateways)) as u16);
+            let inside = base | s << 62 | 0x15 << 56 | 0x1234;
+            let beside = base | s << 62 | 0x16 << 56;
+            assert_eq!(replica.lookup(V6.addr(inside)), Some(&hop));
+            assert_eq!(replica.lookup(V6.addr(beside)), Some(&gateway(0)));
+        }
+    }
 }
 
 #[test]

@@ -81,7 +81,13 @@ impl Fam {
 
 /// A small pool of next hops, so routes share them and indices get reused.
 pub fn nexthop(fam: Fam, rng: &mut SmallRng) -> NextHop {
-    let n: u8 = rng.gen_range(0..12);
+    nexthop_among(fam, rng, 12)
+}
+
+/// A random next hop among `count` (at most 200): a blackhole, a connected route, or one of
+/// `count - 2` gateways, on one of two interfaces.
+pub fn nexthop_among(fam: Fam, rng: &mut SmallRng, count: u8) -> NextHop {
+    let n: u8 = rng.gen_range(0..count);
     let ifname = IfName::new(if n % 2 == 0 { "em0" } else { "vtnet1" }).unwrap();
     let ifindex = u16::from(n % 2) + 1;
     match n {
