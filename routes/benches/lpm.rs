@@ -351,6 +351,11 @@ fn time_fib<K: Key>(isa: Isa, fib: &Fib<K>, [random, inside, hot]: [&[K]; 3]) ->
     ]
 }
 
+/// A table's node and leaf-word counts, jump tables (and how many are packed), and bytes.
+fn fib_shape<K: Key>(fib: &Fib<K>) -> ((usize, usize), (usize, usize), usize) {
+    (fib.counts(), fib.jump_tables(), fib.memory_bytes())
+}
+
 /// Which synthetic table a section of the benchmark measures.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Shape {
@@ -460,16 +465,10 @@ fn bench_family(shape: Shape, count: usize, lookups: usize, updates: usize) {
         replica.apply(&update);
     }
     let update_us = start.elapsed().as_secs_f64() * 1e6 / updates as f64;
-    let (nodes, leaves) = if v6 {
-        replica.fib_v6().counts()
+    let ((nodes, leaves), (jumps, packed), after_bytes) = if v6 {
+        fib_shape(replica.fib_v6())
     } else {
-        replica.fib_v4().counts()
-    };
-    let (jumps, packed) = replica.fib_v6().jump_tables();
-    let after_bytes = if v6 {
-        replica.fib_v6().memory_bytes()
-    } else {
-        replica.fib_v4().memory_bytes()
+        fib_shape(replica.fib_v4())
     };
     println!(
         "\nDamselfly Poptrie ({}): RIB insert {rib_s:.2} s + compile/apply {compile_s:.2} s; \
