@@ -2,7 +2,14 @@
 //! (interface index, address)).
 //!
 //! A lookup per forwarded packet must not grow with the number of neighbours (a router with
-//! many gateways), so the table is a hash map; listings sort their entries.
+//! many gateways), so the table is a hash map; listings sort their entries. In front of it
+//! sits a small direct-mapped *memo* of resolved neighbours (the role of the L2 header a
+//! FreeBSD nexthop caches): the forwarding path folds the address to a slot with one
+//! multiply and compares one entry, instead of hashing the key and probing the map's control
+//! groups (8-byte loads at any byte offset, which under QEMU's TCG cost a slow-path call
+//! each time one straddles a page). Every change to an entry drops its memo slot, and a
+//! memo entry carries the expiry it was copied with, so the memo never answers what the map
+//! would not.
 //!
 //! The timers follow FreeBSD's defaults: a resolved entry lives [`REACHABLE_NS`] (20 min,
 //! `net.link.ether.inet.max_age`); an unresolved one is re-solicited every [`RETRY_NS`]
@@ -21,6 +28,48 @@ use crate::device::MacAddr;
 use crate::iface::Interface;
 
 type Map<A> = hashbrown::HashMap<(usize, A), NeighEntry>;
+
+/// log2 of the memo's slots.
+const MEMO_BITS: u32 = 6;
+
+/// An address a neighbour cache is keyed by.
+pub trait NeighAddr: Ord + Hash + Copy {
+    /// The address folded to 32 bits (for the memo's slot; collisions only cost a map
+    /// lookup).
+    fn fold(&self) -> u32;
+}
+
+impl NeighAddr for Ipv4Addr {
+    fn fold(&self) -> u32 {
+        self.to_bits()
+    }
+}
+
+impl NeighAddr for Ipv6Addr {
+    fn fold(&self) -> u32 {
+        let b = self.to_bits();
+        (b ^ (b >> 32) ^ (b >> 64) ^ (b >> 96)) as u32
+    }
+}
+
+/// The memo slot of (interface, address): Fibonacci hashing of the folded key.
+fn memo_slot<A: NeighAddr>(ifx: usize, addr: A) -> usize {
+    let key = addr.fold() ^ (ifx as u32).rotate_left(16);
+    (key.wrapping_mul(0x9e37_79b9) >> (32 - MEMO_BITS)) as usize
+}
+
+/// A resolved neighbour as the memo holds it. `repr(C)` keeps the address right after the
+/// 8-byte interface index, so comparing it takes aligned loads, none across a page.
+#[derive(Clone, Copy, Debug)]
+#[repr(C)]
+struct Memo<A> {
+    ifx: usize,
+    addr: A,
+    mac: MacAddr,
+    /// The entry's expiry when it was copied (an entry's expiry only moves on through
+    /// `learn`, which drops the copy).
+    expires_ns: u64,
+}
 
 /// Lifetime of a resolved entry.
 pub const REACHABLE_NS: u64 = 1200 * 1_000_000_000;
@@ -75,6 +124,8 @@ pub struct TickWork<A> {
 #[derive(Debug)]
 pub struct NeighCache<A> {
     map: Map<A>,
+    /// Resolved entries by [`memo_slot`]; `None` where nothing is remembered.
+    memo: Vec<Option<Memo<A>>>,
 }
 
 /// The ARP cache.
@@ -82,13 +133,16 @@ pub type ArpCache = NeighCache<Ipv4Addr>;
 /// The NDP neighbour cache.
 pub type NdCache = NeighCache<Ipv6Addr>;
 
-impl<A: Ord + Hash + Copy> Default for NeighCache<A> {
+impl<A: NeighAddr> Default for NeighCache<A> {
     fn default() -> Self {
-        NeighCache { map: Map::new() }
+        NeighCache {
+            map: Map::new(),
+            memo: alloc::vec![None; 1 << MEMO_BITS],
+        }
     }
 }
 
-impl<A: Ord + Hash + Copy> NeighCache<A> {
+impl<A: NeighAddr> NeighCache<A> {
     /// An empty cache.
     pub fn new() -> Self {
         Self::default()
@@ -118,19 +172,47 @@ impl<A: Ord + Hash + Copy> NeighCache<A> {
 
     /// The MAC of a resolved, unexpired neighbour.
     pub fn lookup(&self, now_ns: u64, ifx: usize, addr: A) -> Option<MacAddr> {
+        self.usable(now_ns, ifx, addr).map(|(mac, _)| mac)
+    }
+
+    /// The MAC and expiry of a resolved, unexpired neighbour, from the map.
+    fn usable(&self, now_ns: u64, ifx: usize, addr: A) -> Option<(MacAddr, u64)> {
         let e = self.map.get(&(ifx, addr))?;
-        match e.state {
-            NeighState::Reachable { expires_ns } if now_ns < expires_ns => e.mac,
+        match (e.state, e.mac) {
+            (NeighState::Reachable { expires_ns }, Some(mac)) if now_ns < expires_ns => {
+                Some((mac, expires_ns))
+            }
             _ => None,
+        }
+    }
+
+    /// Drops the memo's copy of (`ifx`, `addr`), if it holds one.
+    fn forget(&mut self, ifx: usize, addr: A) {
+        let slot = &mut self.memo[memo_slot(ifx, addr)];
+        if slot.is_some_and(|m| m.ifx == ifx && m.addr == addr) {
+            *slot = None;
         }
     }
 
     /// Finds the MAC for a packet to `addr` on `ifx`, or holds the packet until the
     /// neighbour answers.
     pub fn resolve(&mut self, now_ns: u64, ifx: usize, addr: A, buf: PacketBuf) -> Resolve {
-        if let Some(mac) = self.lookup(now_ns, ifx, addr) {
+        let slot = memo_slot(ifx, addr);
+        if let Some(m) = self.memo[slot] {
+            if m.ifx == ifx && m.addr == addr && now_ns < m.expires_ns {
+                return Resolve::Ready(m.mac, buf);
+            }
+        }
+        if let Some((mac, expires_ns)) = self.usable(now_ns, ifx, addr) {
+            self.memo[slot] = Some(Memo {
+                ifx,
+                addr,
+                mac,
+                expires_ns,
+            });
             return Resolve::Ready(mac, buf);
         }
+        self.forget(ifx, addr);
         let e = self.map.entry((ifx, addr)).or_insert(NeighEntry {
             mac: None,
             state: NeighState::Incomplete {
@@ -169,6 +251,7 @@ impl<A: Ord + Hash + Copy> NeighCache<A> {
         mac: MacAddr,
         create: bool,
     ) -> Vec<PacketBuf> {
+        self.forget(ifx, addr);
         let e = match self.map.get_mut(&(ifx, addr)) {
             Some(e) => e,
             None if create => self.map.entry((ifx, addr)).or_insert(NeighEntry {
@@ -187,6 +270,7 @@ impl<A: Ord + Hash + Copy> NeighCache<A> {
 
     /// Removes an entry, returning its held packets.
     pub fn remove(&mut self, ifx: usize, addr: A) -> Vec<PacketBuf> {
+        self.forget(ifx, addr);
         self.map
             .remove(&(ifx, addr))
             .map(|e| e.hold.into_iter().collect())
@@ -326,4 +410,154 @@ pub fn write_ndp(
         writeln!(out, "{who:<37} {mac:<17} {name:>6} {expire:<9} {state}")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::PacketPool;
+    use crate::hal::fake::{FakeDma, FakeRegion};
+
+    const MAC_A: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xa]);
+    const MAC_B: MacAddr = MacAddr([2, 0, 0, 0, 0, 0xb]);
+
+    fn pool() -> PacketPool<FakeRegion> {
+        PacketPool::new(0, &FakeDma::new(), 64).unwrap()
+    }
+
+    /// Resolves one packet; returns the MAC if it went out now, after checking that the
+    /// map agrees. A held packet stays in its entry until the test removes the entry.
+    fn send<A: NeighAddr>(
+        c: &mut NeighCache<A>,
+        pool: &mut PacketPool<FakeRegion>,
+        now: u64,
+        ifx: usize,
+        addr: A,
+    ) -> Option<MacAddr> {
+        let want = c.lookup(now, ifx, addr);
+        match c.resolve(now, ifx, addr, pool.alloc().unwrap()) {
+            Resolve::Ready(mac, buf) => {
+                assert_eq!(want, Some(mac));
+                pool.free(buf).unwrap();
+                Some(mac)
+            }
+            Resolve::Held { .. } => {
+                assert_eq!(want, None);
+                None
+            }
+            Resolve::Overflow(buf) => {
+                pool.free(buf).unwrap();
+                None
+            }
+        }
+    }
+
+    #[test]
+    fn memo_follows_learn_remove_and_expiry() {
+        let mut pool = pool();
+        let mut c = NdCache::new();
+        let gw: Ipv6Addr = "2001:2::1".parse().unwrap();
+        assert_eq!(send(&mut c, &mut pool, 0, 1, gw), None);
+        for b in c.learn(10, 1, gw, MAC_A, true) {
+            pool.free(b).unwrap();
+        }
+        // Twice: the first answer fills the memo, the second comes from it.
+        assert_eq!(send(&mut c, &mut pool, 20, 1, gw), Some(MAC_A));
+        assert_eq!(send(&mut c, &mut pool, 30, 1, gw), Some(MAC_A));
+        // Another interface is another neighbour.
+        assert_eq!(send(&mut c, &mut pool, 30, 2, gw), None);
+        // A new MAC replaces the remembered one at once.
+        for b in c.learn(40, 1, gw, MAC_B, false) {
+            pool.free(b).unwrap();
+        }
+        assert_eq!(send(&mut c, &mut pool, 50, 1, gw), Some(MAC_B));
+        // Expired: not answered from the memo.
+        let expiry = 40 + REACHABLE_NS;
+        assert_eq!(send(&mut c, &mut pool, expiry - 1, 1, gw), Some(MAC_B));
+        assert_eq!(send(&mut c, &mut pool, expiry, 1, gw), None);
+        // Removed after being remembered again.
+        for b in c.learn(expiry + 1, 1, gw, MAC_A, false) {
+            pool.free(b).unwrap();
+        }
+        assert_eq!(send(&mut c, &mut pool, expiry + 2, 1, gw), Some(MAC_A));
+        for b in c.remove(1, gw) {
+            pool.free(b).unwrap();
+        }
+        assert_eq!(send(&mut c, &mut pool, expiry + 3, 1, gw), None);
+        for (ifx, a) in [(1, gw), (2, gw)] {
+            for b in c.remove(ifx, a) {
+                pool.free(b).unwrap();
+            }
+        }
+        assert_eq!(pool.available(), 64);
+    }
+
+    /// Random learn/remove/tick/resolve over more neighbours than the memo has slots:
+    /// every packet goes out exactly when the map holds a usable entry, to its MAC.
+    #[test]
+    fn memo_agrees_with_the_map_under_random_changes() {
+        let mut pool = pool();
+        let mut c = ArpCache::new();
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut now = 0u64;
+        let (mut sent, mut held) = (0, 0);
+        for _ in 0..200_000 {
+            let r = next();
+            let ifx = (r >> 8) as usize % 2;
+            let addr = Ipv4Addr::new(198, 18, 0, (r >> 16) as u8 % 200);
+            let mac = MacAddr([2, 0, 0, 0, (r >> 24) as u8 % 3, 1]);
+            now += (r >> 32) % (REACHABLE_NS / 2000);
+            match r % 16 {
+                0 => {
+                    for b in c.learn(now, ifx, addr, mac, r & 0x10 != 0) {
+                        pool.free(b).unwrap();
+                    }
+                }
+                1 => {
+                    for b in c.remove(ifx, addr) {
+                        pool.free(b).unwrap();
+                    }
+                }
+                2 => {
+                    for (_, _, bufs) in c.tick(now).failed {
+                        for b in bufs {
+                            pool.free(b).unwrap();
+                        }
+                    }
+                }
+                _ => {
+                    let want = c.lookup(now, ifx, addr);
+                    match c.resolve(now, ifx, addr, pool.alloc().unwrap()) {
+                        Resolve::Ready(got, buf) => {
+                            assert_eq!(Some(got), want, "{ifx} {addr} at {now}");
+                            pool.free(buf).unwrap();
+                            sent += 1;
+                        }
+                        Resolve::Held { .. } => {
+                            assert_eq!(want, None, "{ifx} {addr} at {now}");
+                            held += 1;
+                        }
+                        Resolve::Overflow(buf) => {
+                            assert_eq!(want, None);
+                            pool.free(buf).unwrap();
+                        }
+                    }
+                }
+            }
+            // Keep buffers for the next packets: forget a neighbour that holds many.
+            if pool.available() < 16 {
+                let (ifx, a, _) = c.entries().max_by_key(|e| e.2.hold.len()).unwrap();
+                for b in c.remove(ifx, a) {
+                    pool.free(b).unwrap();
+                }
+            }
+        }
+        assert!(sent > 10_000 && held > 10_000, "sent {sent}, held {held}");
+    }
 }
