@@ -431,17 +431,12 @@ pub fn bench_lookups(replica: &core::cell::RefCell<Replica>, keys: &BenchKeys) -
     let lookup = Lookup::new(replica, cpu_has_popcnt());
     let v4 = bench_family(&keys.v4, |k| lookup.lookup_v4(k).is_some());
     let v6 = bench_family(&keys.v6, |k| lookup.lookup_v6(k).is_some());
-    for (fam, figures) in [("inet", v4), ("inet6", v6)] {
+    for (fam, n, figures) in [("inet", keys.v4.len(), v4), ("inet6", keys.v6.len(), v6)] {
         if let Some((spread_ns, routed, hot_ns)) = figures {
             let _ = writeln!(
                 text,
-                "{fam}: {} lookups spread over the table: {spread_ns:.1} ns each ({routed} \
+                "{fam}: {n} lookups spread over the table: {spread_ns:.1} ns each ({routed} \
                  routed); the first {BENCH_HOT_KEYS} keys over and over: {hot_ns:.1} ns each",
-                if fam == "inet" {
-                    keys.v4.len()
-                } else {
-                    keys.v6.len()
-                },
             );
         }
     }
